@@ -1,0 +1,104 @@
+"""Regenerate the chapters' stored outputs, top to bottom, with the installed library.
+
+Notebook outputs are only ever committed through this command::
+
+    python -m shb_lib.book run                 # every notebook listed in _toc.yml
+    python -m shb_lib.book run book/03-*.ipynb # only the named ones
+    python -m shb_lib.book list                # the notebooks of the table of contents, in reading order
+
+Each notebook is executed in a fresh kernel of the current environment, in its own folder (as nbval and the reader's
+Jupyter do), with widget state stored so that the built book can draw the controls. No timing metadata is written, so
+a rerun with unchanged results leaves the file unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def toc_notebooks(root: pathlib.Path = ROOT) -> list[pathlib.Path]:
+    """The ``.ipynb`` files named in ``_toc.yml`` (resolved, in reading order)."""
+    import yaml
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    files: list[str] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                files.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc)
+    out = []
+    for f in files:
+        p = root / f
+        if p.suffix == "":
+            p = p.with_suffix(".ipynb") if p.with_suffix(".ipynb").exists() else p.with_suffix(".md")
+        if p.suffix == ".ipynb":
+            out.append(p.resolve())
+    return out
+
+
+def run_notebook(path: pathlib.Path, timeout: int = 1800) -> float:
+    """Execute ``path`` in place, top to bottom, in a fresh kernel; return the wall time in seconds."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = pathlib.Path(path).resolve()
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    for cell in nb.cells:  # drop stale outputs first: what is stored comes from this run only
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+            cell.metadata.pop("execution", None)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        record_timing=False,
+        store_widget_state=True,
+    )
+    t0 = time.perf_counter()
+    client.execute()
+    elapsed = time.perf_counter() - t0
+    nbformat.write(nb, path)
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shb_lib.book", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    run = sub.add_parser("run", help="execute notebooks top to bottom and store their outputs")
+    run.add_argument("notebooks", nargs="*", help="notebooks to run (default: every notebook in _toc.yml)")
+    run.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell (default 1800)")
+    sub.add_parser("list", help="print the notebooks of the table of contents")
+    args = parser.parse_args(argv)
+
+    if args.cmd == "list":
+        for p in toc_notebooks():
+            print(p.relative_to(ROOT))
+        return 0
+    paths = [pathlib.Path(p) for p in args.notebooks] or toc_notebooks()
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        parser.error(f"no such notebook: {', '.join(missing)}")
+    for p in paths:
+        print(f"running {p} ...", flush=True)
+        print(f"  done in {run_notebook(p, args.timeout):.1f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Shared fixtures: the built book (built once per session) and the record of what nbval collected."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+_NBVAL_COLLECTED: set[pathlib.Path] = set()
+
+
+def pytest_collection_modifyitems(session, config, items):
+    for item in items:
+        path = pathlib.Path(str(item.fspath)).resolve()
+        if path.suffix == ".ipynb":
+            _NBVAL_COLLECTED.add(path)
+
+
+@pytest.fixture(scope="session")
+def nbval_collected() -> set[pathlib.Path]:
+    """The notebooks that nbval collected in this session (resolved paths)."""
+    return _NBVAL_COLLECTED
+
+
+@pytest.fixture(scope="session")
+def full_run(request) -> bool:
+    """True when pytest runs the whole suite (no paths given, so ``testpaths`` applies)."""
+    return not request.config.invocation_params.args or all(
+        a.startswith("-") for a in request.config.invocation_params.args
+    )
+
+
+def build_book(out_dir: pathlib.Path) -> subprocess.CompletedProcess:
+    """``jupyter-book build . -W -n --keep-going --all`` into ``out_dir``; returns the finished process."""
+    exe = pathlib.Path(sys.executable).parent / "jupyter-book"
+    cmd = [str(exe), "build", str(ROOT), "--path-output", str(out_dir), "-W", "-n", "--keep-going", "--all"]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="session")
+def book_build(tmp_path_factory):
+    """Build the whole book once per session, warnings as errors; returns (process, html folder)."""
+    out = tmp_path_factory.mktemp("book")
+    proc = build_book(out)
+    return proc, out / "_build" / "html"
+
+
+@pytest.fixture(scope="session")
+def built_book(book_build) -> pathlib.Path:
+    """The ``_build/html`` folder of a warning-free build of the book (fails the test if the build failed)."""
+    proc, html = book_build
+    if proc.returncode != 0:
+        pytest.fail(f"jupyter-book build failed (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return html
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> pathlib.Path:
+    """Where tests leave artifacts for people to look at (screenshots); gitignored."""
+    path = pathlib.Path(os.environ.get("SHB_TEST_ARTIFACTS", ROOT / "test-artifacts"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+_DURATIONS: dict[str, float] = {}
+
+
+def _phase(nodeid: str) -> str:
+    path = nodeid.split("::")[0]
+    if path.endswith(".ipynb"):
+        return f"nbval {pathlib.Path(path).name}"
+    if "test_browser" in path or "test_book_build" in path:
+        return "book build + browser"
+    return "unit tests"
+
+
+def pytest_runtest_logreport(report):
+    _DURATIONS[_phase(report.nodeid)] = _DURATIONS.get(_phase(report.nodeid), 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print how long each phase of the suite took (CI reads this)."""
+    if not _DURATIONS:
+        return
+    terminalreporter.section("time per phase")
+    for name, seconds in sorted(_DURATIONS.items()):
+        terminalreporter.write_line(f"{name:<45s} {seconds:8.1f} s")
