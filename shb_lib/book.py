@@ -49,6 +49,43 @@ def toc_notebooks(root: pathlib.Path = ROOT) -> list[pathlib.Path]:
     return out
 
 
+LAUNCH_CELL_TAG = "colab-install"
+
+
+def repository_url(root: pathlib.Path = ROOT) -> str:
+    """The repository URL from ``_config.yml`` (used by the launch buttons and the Colab install cell)."""
+    import yaml
+
+    return yaml.safe_load((root / "_config.yml").read_text())["repository"]["url"]
+
+
+def launch_cell_source(url: str) -> str:
+    """Source of the first code cell of every chapter: on Colab it installs the library; elsewhere it does nothing."""
+    return (
+        "# On Colab, install the library and its dependencies first; anywhere else this cell does nothing.\n"
+        "import sys\n"
+        "\n"
+        'if "google.colab" in sys.modules:\n'
+        "    import subprocess\n"
+        "\n"
+        f'    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "shb-lib @ git+{url}"], check=True)'
+    )
+
+
+def ensure_launch_cell(nb) -> None:
+    """Make the notebook's first code cell the Colab install cell (inserted once, kept up to date)."""
+    import nbformat
+
+    source = launch_cell_source(repository_url())
+    for cell in nb.cells:
+        if LAUNCH_CELL_TAG in cell.metadata.get("tags", []):
+            cell.source = source
+            return
+    cell = nbformat.v4.new_code_cell(source, metadata={"tags": [LAUNCH_CELL_TAG, "remove-cell"]})
+    index = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
+    nb.cells.insert(index, cell)
+
+
 def run_notebook(path: pathlib.Path, timeout: int = 1800) -> float:
     """Execute ``path`` in place, top to bottom, in a fresh kernel; return the wall time in seconds."""
     import nbformat
@@ -57,6 +94,7 @@ def run_notebook(path: pathlib.Path, timeout: int = 1800) -> float:
     path = pathlib.Path(path).resolve()
     nb = nbformat.read(path, as_version=4)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    ensure_launch_cell(nb)
     for cell in nb.cells:  # drop stale outputs first: what is stored comes from this run only
         if cell.cell_type == "code":
             cell.outputs = []

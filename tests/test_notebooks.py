@@ -73,3 +73,15 @@ def test_every_toc_notebook_collected_by_nbval(nbval_collected, full_run):
         pytest.skip("notebooks not part of this selection; the full run (`pytest` with no paths) checks this")
     missing = set(toc_notebooks()) - nbval_collected
     assert not missing, f"toc notebooks not collected by nbval: {sorted(p.name for p in missing)}"
+
+
+@pytest.mark.parametrize("path", toc_notebooks(), ids=lambda p: p.name)
+def test_notebook_opens_on_colab(path):
+    """The first code cell installs the library on Colab (and is a no-op elsewhere, which nbval exercises)."""
+    from shb_lib.book import LAUNCH_CELL_TAG, launch_cell_source, repository_url
+
+    nb = json.loads(path.read_text())
+    first = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    assert LAUNCH_CELL_TAG in first["metadata"].get("tags", []), f"{path.name}: no Colab install cell first"
+    assert "".join(first["source"]) == launch_cell_source(repository_url())
+    assert first.get("outputs") == [], "the install cell must print nothing outside Colab"
