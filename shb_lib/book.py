@@ -14,6 +14,7 @@ a rerun with unchanged results leaves the file unchanged.
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import sys
 import time
@@ -100,6 +101,8 @@ def run_notebook(path: pathlib.Path, timeout: int = 1800) -> float:
             cell.outputs = []
             cell.execution_count = None
             cell.metadata.pop("execution", None)
+    # A batch run stores the static sliders only: live ipywidgets controls would be dead in the built book.
+    os.environ["SHB_LIVE"] = "0"
     client = NotebookClient(
         nb,
         timeout=timeout,
