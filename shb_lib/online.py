@@ -1,0 +1,482 @@
+"""Online meta-optimization of the learning rate and momentum with a short lookahead (ICLR version, section 3.3).
+
+While one network trains, stochastic meta-descent (SMD, ICLR section 3.1, Algorithm 1) adapts the two
+hyperparameters of SGD with momentum every few training steps. Every meta-step looks ``T`` steps ahead from the
+*current* weights and velocity and follows the gradient of the loss at the end of the lookahead (ICLR Figs. 7-8):
+
+- **Hyperparameters** in log space (ICLR section 3.3): ``h = (log alpha_eff, log(1 - mu))`` with
+  ``alpha_eff = alpha / (1 - mu)``, so that ``alpha = e^{h_1} e^{h_2}`` and ``mu = 1 - e^{h_2}``.
+- **Lookahead** (:func:`lookahead_loss`): ``T`` momentum-SGD steps ``(w, v) -> (w_T, v_T)`` on lookahead batches
+  ``B_1 .. B_T`` with constant ``(alpha, mu)``; the meta-objective is the loss of ``w_T`` on evaluation batches::
+
+      J(h) = L(w_T(h); E).
+
+  *Stochastic* lookahead draws ``T`` fresh lookahead batches and ``T`` further fresh evaluation batches; the
+  *deterministic* lookahead uses one batch ``B`` for all ``T`` steps and evaluates on that same batch
+  (:func:`lookahead_batches`), as in the authors' code.
+- **Meta-step** (:func:`meta_step`): ``dJ/dh`` by reverse mode through the ``T``-step ``lax.scan`` (exact, cheap for
+  ``T = 5``), clipped to ``[-10, 10]``, one Adam step in log space, values clipped to ``alpha_eff`` in
+  ``[1e-4, 10]`` and ``mu`` in ``[0, 0.999]`` (the constants of :mod:`shb_lib.meta`). Every meta-step draws new
+  batches (Algorithm 1; the authors' code reuses one draw for the meta-steps of one update). A lookahead that
+  diverges leaves ``h`` unchanged.
+- **Schedule** (:func:`decayed_alpha_eff`): ``M`` meta-steps before every ``steps_per_update`` training steps
+  until ``adapt_steps``; then adaptation stops, ``mu`` stays, and ``alpha_eff`` decays exponentially to
+  ``final_lr`` (``1e-4``) at the last step (ICLR section 3.3).
+
+:func:`online_run` trains several runs at once (``vmap`` over their initial hyperparameters; the runs share the
+initial weights and every batch). A run with ``meta_steps = 0`` is the hand-tuned baseline: constant
+hyperparameters, then the same decay. Diverged runs are reported with ``train_loss = inf`` and a ``diverged`` flag.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import hypergrad as hg
+from . import meta, mlp, optim
+
+#: Lookahead of the paper's online experiment (ICLR section 3.3, Figs. 7-8).
+LOOKAHEAD = 5
+#: Effective learning rate at the last training step after the exponential decay (ICLR section 3.3).
+FINAL_LR = 1e-4
+#: Range of ``1 - mu`` (value clipping): ``mu`` in [0, 0.999], as :data:`shb_lib.meta.MU_RANGE`.
+ONE_MINUS_MU_RANGE = (1.0 - meta.MU_RANGE[1], 1.0 - meta.MU_RANGE[0])
+#: Initial ``(alpha, mu)`` of the paper's SMD runs (authors' code): raw ``alpha`` from 1e-3 to 0.1, ``mu = 0.9``.
+PAPER_INIT_LRS = (1e-3, 5e-3, 1e-2, 5e-2, 1e-1)
+#: The hand-tuned baseline of the authors' code: ``alpha = 0.1, mu = 0.9`` (``alpha_eff = 1``).
+HAND_TUNED = (0.1, 0.9)
+
+
+class OnlineConfig(NamedTuple):
+    """Settings of one online experiment (hashable: it is a static argument of the jitted run).
+
+    ``steps`` training steps in all; meta-optimization during the first ``adapt_steps`` (``meta_steps`` meta-steps
+    before every ``steps_per_update`` training steps, ``lookahead`` steps each, Adam with learning rate ``meta_lr``
+    and second-moment decay ``meta_b2``), then the exponential decay to ``final_lr``. The training loss is recorded
+    every ``record_every`` steps on ``n_eval_examples`` fixed training examples.
+
+    The defaults are the book scale: 2000 steps, 5 meta-steps per 10 steps. The paper (:meth:`paper`): 50000
+    steps, 100 meta-steps per 10 steps, Adam with ``meta_lr = 0.01`` and ``b2 = 0.999`` (authors' code). With
+    20 times fewer meta-steps per update, the book keeps the memory of Adam's second moment the same *in training
+    steps*: 1 / (1 - 0.999) = 1000 meta-steps = 100 training steps in the paper, 50 meta-steps = 100 training
+    steps here (``b2 = 0.98``); and it takes larger meta-steps (``meta_lr = 0.03``) to cover the same range of
+    learning rates in 500 meta-steps.
+    """
+
+    steps: int = 2000
+    adapt_steps: int = 1000
+    steps_per_update: int = 10
+    meta_steps: int = 5
+    lookahead: int = LOOKAHEAD
+    stochastic: bool = True
+    batch_size: int = 100
+    meta_lr: float = 0.03
+    meta_b2: float = 0.98
+    final_lr: float = FINAL_LR
+    record_every: int = 100
+    n_eval_examples: int = 10000
+
+    @classmethod
+    def paper(cls, **changes) -> "OnlineConfig":
+        """The paper's scale (ICLR section 3.3): 25k adapted steps with 100 meta-steps per 10 steps, 25k decayed."""
+        base = dict(steps=50000, adapt_steps=25000, steps_per_update=10, meta_steps=100, meta_lr=0.01,
+                    meta_b2=0.999, record_every=1000, n_eval_examples=60000)
+        return cls(**{**base, **changes})
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first setting outside its range."""
+        for name in ("steps", "steps_per_update", "lookahead", "batch_size", "record_every", "n_eval_examples"):
+            _check_int(name, getattr(self, name), 1)
+        _check_int("meta_steps", self.meta_steps, 0)
+        _check_int("adapt_steps", self.adapt_steps, 0)
+        if self.adapt_steps >= self.steps:
+            raise ValueError(f"adapt_steps must be in [0, steps) = [0, {self.steps}), got {self.adapt_steps}")
+        if self.record_every % self.steps_per_update:
+            raise ValueError(f"record_every must be a multiple of steps_per_update={self.steps_per_update}, "
+                             f"got {self.record_every}")
+        for name in ("adapt_steps", "steps"):
+            if getattr(self, name) % self.record_every:
+                raise ValueError(f"{name} must be a multiple of record_every={self.record_every}, "
+                                 f"got {getattr(self, name)}")
+        if self.steps - self.adapt_steps < 2:
+            raise ValueError("steps - adapt_steps must be >= 2 (the decay needs a first and a last step)")
+        _check_positive("meta_lr", self.meta_lr)
+        if not 0.0 <= self.meta_b2 < 1.0:
+            raise ValueError(f"meta_b2 must be in [0, 1), got {self.meta_b2!r}")
+        _check_positive("final_lr", self.final_lr)
+
+
+def _check_int(name, value, low):
+    if isinstance(value, bool) or int(value) != value or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+def _check_positive(name, value):
+    if not (np.all(np.isfinite(np.asarray(value, np.float64))) and np.all(np.asarray(value) > 0)):
+        raise ValueError(f"{name} must be > 0 and finite, got {value!r}")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The hyperparameters and the lookahead meta-objective.
+
+
+def online_hparams(alpha, mu, dtype=jnp.float32) -> dict:
+    """Log-space hyperparameters of ``(alpha, mu)`` (ICLR section 3.3): ``log alpha_eff = log(alpha / (1 - mu))``
+    and ``log(1 - mu)``. ``alpha`` (> 0) and ``mu`` (in [0, 1)) may be arrays of the same shape (several runs)."""
+    optim.check_hyperparameters(alpha_0=alpha, mu=mu)
+    alpha = np.asarray(alpha, np.float64)
+    mu = np.asarray(mu, np.float64)
+    return {"log_alpha_eff": jnp.asarray(np.log(alpha / (1.0 - mu)), dtype),
+            "log_one_minus_mu": jnp.asarray(np.log1p(-mu), dtype)}
+
+
+def lr_and_momentum(h):
+    """``(alpha, mu)`` of log-space hyperparameters: ``alpha = alpha_eff (1 - mu)``, ``mu = 1 - e^{log(1 - mu)}``
+    (the inverse of the reparameterisation of ICLR section 3.3)."""
+    one_minus_mu = jnp.exp(h["log_one_minus_mu"])
+    return jnp.exp(h["log_alpha_eff"]) * one_minus_mu, 1.0 - one_minus_mu
+
+
+def sgd_step(w, v, x, y, alpha, mu):
+    """One training step: ``g = grad L(w; x, y)``, then momentum SGD ``v' = mu v + g, w' = w - alpha v'``
+    (:func:`shb_lib.optim.momentum_update`). Returns ``(w', v')``."""
+    g = jax.grad(mlp.cross_entropy)(w, x, y)
+    return optim.momentum_update(w, v, g, alpha, mu)
+
+
+def lookahead_batches(key, n_examples: int, lookahead: int, batch_size: int, stochastic: bool):
+    """Indices ``(train_idx, eval_idx)`` of one lookahead (ICLR section 3.3, Figs. 7 and 8).
+
+    Stochastic: ``T`` fresh batches to train on and ``T`` further fresh batches to evaluate ``J`` on, both
+    ``(T, B)``. Deterministic: one batch repeated ``T`` times, ``(T, B)``, and that same batch, ``(1, B)``, to
+    evaluate on. Examples are drawn uniformly with replacement (cheap inside ``jit``; a repeat within a batch of
+    100 from 60000 is rare). ``lookahead``, ``batch_size`` and ``stochastic`` are static.
+    """
+    if stochastic:
+        idx = jax.random.randint(key, (2 * lookahead, batch_size), 0, n_examples, dtype=jnp.int32)
+        return idx[:lookahead], idx[lookahead:]
+    one = jax.random.randint(key, (1, batch_size), 0, n_examples, dtype=jnp.int32)
+    return jnp.repeat(one, lookahead, axis=0), one
+
+
+def lookahead_loss(h, w, v, images, labels, train_idx, eval_idx):
+    """The meta-objective of one meta-step: ``J(h) = L(w_T(h); E)`` (ICLR section 3.1, Algorithm 1).
+
+    ``w_T`` is reached from the current ``(w, v)`` by ``T = len(train_idx)`` steps of :func:`sgd_step` with the
+    constant ``(alpha, mu)`` of ``h``; ``L`` is the mean cross-entropy over all examples of ``eval_idx``.
+    """
+    alpha, mu = lr_and_momentum(h)
+
+    def body(state, idx):
+        return sgd_step(*state, images[idx], labels[idx], alpha, mu), None
+
+    (w_T, _), _ = jax.lax.scan(body, (w, v), train_idx)
+    e = eval_idx.reshape(-1)
+    return mlp.cross_entropy(w_T, images[e], labels[e])
+
+
+def meta_gradient(h, w, v, images, labels, train_idx, eval_idx):
+    """``(J(h), dJ/dh)`` by reverse mode through the lookahead scan (Eqs. 8-9 of ICLR section 3.1 give the same
+    gradient in forward mode). A diverged lookahead gives ``J = +inf`` and zero gradients, never NaN."""
+    value, grads = jax.value_and_grad(lookahead_loss)(h, w, v, images, labels, train_idx, eval_idx)
+    ok = jnp.isfinite(value) & jnp.all(jnp.stack([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)]))
+    grads = jax.tree.map(lambda g: jnp.where(ok, g, jnp.zeros_like(g)), grads)
+    return jnp.where(ok, value, jnp.inf), grads
+
+
+def clip_online_hparams(h):
+    """Value clipping in log space (authors' code): ``alpha_eff`` in [1e-4, 10], ``1 - mu`` in [1e-3, 1]."""
+    lo_a, hi_a = map(math.log, meta.ALPHA_EFF_RANGE)
+    lo_m, hi_m = map(math.log, ONE_MINUS_MU_RANGE)
+    return {"log_alpha_eff": jnp.clip(h["log_alpha_eff"], lo_a, hi_a),
+            "log_one_minus_mu": jnp.clip(h["log_one_minus_mu"], lo_m, hi_m)}
+
+
+def meta_update(h, adam: meta.AdamState, value, grads, meta_lr, b2=0.999):
+    """MetaStep of Algorithm 1: gradients clipped to ``+-10`` (:data:`shb_lib.meta.GRAD_CLIP`), one Adam step
+    (:func:`shb_lib.meta.adam_update`), values clipped (:func:`clip_online_hparams`). If ``value`` is not finite
+    (the lookahead diverged) ``h`` and the Adam state are returned unchanged. Returns ``(h', adam')``."""
+    clipped = jax.tree.map(lambda g: jnp.clip(g, -meta.GRAD_CLIP, meta.GRAD_CLIP), grads)
+    new, new_adam = meta.adam_update(h, clipped, adam, meta_lr, b2=b2)
+    new = clip_online_hparams(new)
+    ok = jnp.isfinite(value)
+    keep = lambda a, b: jax.tree.map(lambda x, y: jnp.where(ok, x, y), a, b)  # noqa: E731
+    return keep(new, h), keep(new_adam, adam)
+
+
+def meta_step(h, adam, key, w, v, images, labels, *, lookahead, batch_size, stochastic, meta_lr, b2=0.999):
+    """One meta-step of online SMD: new lookahead batches (:func:`lookahead_batches`), the exact meta-gradient
+    (:func:`meta_gradient`) from the current ``(w, v)``, and the clipped Adam step (:func:`meta_update`).
+
+    Returns ``(h', adam', J)``; ``J`` is ``+inf`` when the lookahead diverged.
+    """
+    train_idx, eval_idx = lookahead_batches(key, images.shape[0], lookahead, batch_size, stochastic)
+    value, grads = meta_gradient(h, w, v, images, labels, train_idx, eval_idx)
+    h, adam = meta_update(h, adam, value, grads, meta_lr, b2)
+    return h, adam, value
+
+
+def decayed_alpha_eff(t, alpha_eff_start, t_start, t_last, final_lr=FINAL_LR):
+    """Exponential decay after adaptation stops (ICLR section 3.3):
+    ``alpha_eff(t) = alpha_eff_start (final_lr / alpha_eff_start)^((t - t_start) / (t_last - t_start))``,
+    so ``alpha_eff(t_start) = alpha_eff_start`` and ``alpha_eff(t_last) = final_lr`` (the last training step)."""
+    frac = (t - t_start) / (t_last - t_start)
+    return alpha_eff_start * jnp.exp(frac * jnp.log(final_lr / alpha_eff_start))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The online run.
+
+
+def _eval_loss(w, x, y):
+    return _eval_inf(mlp.cross_entropy(w, x, y))
+
+
+def _train_steps(w, v, images, labels, idx, alpha, mu):
+    """``len(idx)`` training steps with constant ``(alpha, mu)``, or per-step arrays ``alpha``/``mu``."""
+    alpha = jnp.broadcast_to(alpha, idx.shape[:1])
+    mu = jnp.broadcast_to(mu, idx.shape[:1])
+
+    def body(state, inp):
+        i, a, m = inp
+        return sgd_step(*state, images[i], labels[i], a, m), None
+
+    (w, v), _ = jax.lax.scan(body, (w, v), (idx, alpha, mu))
+    return w, v
+
+
+@partial(jax.jit, static_argnames=("config",))
+def _online_runs(h0, w0, images, labels, train_idx, eval_x, eval_y, key, *, config: OnlineConfig):
+    c = config
+    per_rec = c.record_every // c.steps_per_update
+    n_rec1 = c.adapt_steps // c.record_every
+    n_rec2 = (c.steps - c.adapt_steps) // c.record_every
+    idx1 = train_idx[: c.adapt_steps].reshape(n_rec1, per_rec, c.steps_per_update, c.batch_size)
+    idx2 = train_idx[c.adapt_steps:].reshape(n_rec2, c.record_every, c.batch_size)
+    meta_kw = dict(lookahead=c.lookahead, batch_size=c.batch_size, stochastic=c.stochastic, meta_lr=c.meta_lr,
+                   b2=c.meta_b2)
+
+    def run(h):
+        def update(carry, inp):
+            w, v, h, adam = carry
+            u, idx = inp
+
+            def one_meta_step(hs, k):
+                h, adam, value = meta_step(*hs, k, w, v, images, labels, **meta_kw)
+                return (h, adam), value
+
+            keys = jax.random.split(jax.random.fold_in(key, u), max(c.meta_steps, 1))[: c.meta_steps]
+            (h, adam), values = jax.lax.scan(one_meta_step, (h, adam), keys)
+            alpha, mu = lr_and_momentum(h)
+            w, v = _train_steps(w, v, images, labels, idx, alpha, mu)
+            last = values[-1] if c.meta_steps else jnp.zeros((), jnp.float32)
+            return (w, v, h, adam), (jnp.exp(h["log_alpha_eff"]), mu, last)
+
+        def record1(carry, inp):
+            r, idx = inp
+            carry, out = jax.lax.scan(update, carry, (r * per_rec + jnp.arange(per_rec), idx))
+            return carry, (_eval_loss(carry[0], eval_x, eval_y), out)
+
+        carry = (w0, optim.zeros_like_tree(w0), h, meta.adam_init(h))
+        (w, v, h, _), (loss1, (a_eff, mus, metas)) = jax.lax.scan(record1, carry, (jnp.arange(n_rec1), idx1))
+        alpha_eff_mid, mu = jnp.exp(h["log_alpha_eff"]), lr_and_momentum(h)[1]
+
+        def record2(state, inp):
+            r, idx = inp
+            t = (c.adapt_steps + r * c.record_every + jnp.arange(c.record_every)).astype(jnp.float32)
+            a = decayed_alpha_eff(t, alpha_eff_mid, c.adapt_steps, c.steps - 1, c.final_lr) * (1.0 - mu)
+            state = _train_steps(*state, images, labels, idx, a, mu)
+            return state, _eval_loss(state[0], eval_x, eval_y)
+
+        (w, v), loss2 = jax.lax.scan(record2, (w, v), (jnp.arange(n_rec2), idx2))
+        loss = jnp.concatenate([_eval_loss(w0, eval_x, eval_y)[None], loss1, loss2])
+        return loss, a_eff.reshape(-1), mus.reshape(-1), metas.reshape(-1), (w, v)
+
+    return jax.vmap(run)(h0)
+
+
+class OnlineResult(NamedTuple):
+    """Outcome of :func:`online_run` for ``n`` runs (numpy arrays; the first axis is the run).
+
+    step (R,), train_loss (n, R): training loss on the fixed evaluation examples at steps ``0, record_every, ..``
+    (``inf`` from the first non-finite value on). lr_step (U,), alpha_eff (n, U), momentum (n, U): the
+    hyperparameters used for the ``steps_per_update`` training steps starting at ``lr_step``. meta_loss
+    (n, adapt_steps / steps_per_update): the lookahead loss ``J`` at the last meta-step of each update (``inf``
+    where the lookahead diverged; ``nan`` without meta-steps). test_error (n,): final error on the test set
+    (``nan`` if diverged). diverged (n,). alpha, mu (n,): the initial hyperparameters. config: the settings.
+    state: the final ``(weights, velocity)`` of every run (pytrees of float32 arrays with a leading run axis).
+    """
+
+    step: np.ndarray
+    train_loss: np.ndarray
+    lr_step: np.ndarray
+    alpha_eff: np.ndarray
+    momentum: np.ndarray
+    meta_loss: np.ndarray
+    test_error: np.ndarray
+    diverged: np.ndarray
+    alpha: np.ndarray
+    mu: np.ndarray
+    config: OnlineConfig
+    state: tuple
+
+    @property
+    def final_loss(self) -> np.ndarray:
+        """Training loss after the last step, one per run."""
+        return self.train_loss[:, -1]
+
+    @property
+    def learned_alpha_eff(self) -> np.ndarray:
+        """``alpha_eff`` when adaptation stops (step ``adapt_steps``), one per run."""
+        return self.alpha_eff[:, self.config.adapt_steps // self.config.steps_per_update]
+
+    def run_state(self, i: int):
+        """``(weights, velocity)`` of run ``i`` after the last step."""
+        return jax.tree.map(lambda a: a[i], self.state)
+
+
+def online_run(key, images, labels, test_images, test_labels, alpha, mu=optim.MOMENTUM,
+               config: OnlineConfig = OnlineConfig(), *, init_std: float = mlp.INIT_STD, sizes=None) -> OnlineResult:
+    """Train the 784-100-100-10 network from a random initialization while online SMD adapts ``(alpha_eff, mu)``
+    (ICLR section 3.3, Figs. 7-8); one run per initial ``(alpha[i], mu[i])``, all at once under ``vmap``.
+
+    Args:
+        key: a ``jax.random`` key; it fixes the initial weights, the training batches, the lookahead batches and
+            the evaluation examples, all shared by the runs.
+        images, labels: the training set ``(N, D)`` and ``(N,)``; test_images, test_labels: the test set.
+        alpha: initial raw learning rate(s), > 0. mu: initial momentum (scalar or one per run), in [0, 1).
+        config: an :class:`OnlineConfig` (``meta_steps = 0`` gives the hand-tuned baseline).
+        init_std: standard deviation of the initial weights (> 0).
+        sizes: layer widths; default ``(D, 100, 100, 10)`` (the paper's network for ``D = 784``).
+
+    Returns:
+        An :class:`OnlineResult`.
+    """
+    if not isinstance(config, OnlineConfig):
+        raise ValueError(f"config must be an OnlineConfig, got {type(config).__name__}")
+    config.validate()
+    alpha = np.atleast_1d(np.asarray(alpha, np.float64))
+    mu = np.broadcast_to(np.asarray(mu, np.float64), alpha.shape).copy()
+    if alpha.ndim != 1:
+        raise ValueError(f"alpha must be a scalar or a 1-d array, got shape {alpha.shape}")
+    _check_positive("alpha", alpha)
+    optim.check_hyperparameters(mu=mu)
+    _check_positive("init_std", init_std)
+    images = jnp.asarray(images, jnp.float32)
+    labels = jnp.asarray(labels, jnp.int32)
+    n = images.shape[0]
+    if images.ndim != 2 or labels.shape != (n,):
+        raise ValueError(f"images must be (N, D) and labels (N,), got {images.shape} and {labels.shape}")
+    if config.n_eval_examples > n or config.batch_size > n:
+        raise ValueError(f"n_eval_examples and batch_size must be <= the number of examples ({n})")
+    sizes = (images.shape[1],) + mlp.LAYER_SIZES[1:] if sizes is None else tuple(sizes)
+    if sizes[0] != images.shape[1]:
+        raise ValueError(f"sizes must start with the input width {images.shape[1]}, got {sizes!r}")
+    k_init, k_train, k_eval, k_meta = jax.random.split(key, 4)
+    w0 = mlp.init_mlp(k_init, sizes, std=init_std, dtype=jnp.float32)
+    train_idx = hg.sample_batches(k_train, n, config.steps, config.batch_size)
+    e = jax.random.permutation(k_eval, n)[: config.n_eval_examples]
+    h0 = online_hparams(alpha, mu)
+    loss, a_eff, mus, metas, state = _online_runs(h0, w0, images, labels, train_idx, images[e], labels[e], k_meta,
+                                              config=config)
+    return _result(config, alpha, mu, loss, a_eff, mus, metas, state, test_images, test_labels)
+
+
+def _result(c: OnlineConfig, alpha, mu, loss, a_eff, mus, metas, state, test_images, test_labels) -> OnlineResult:
+    loss = np.asarray(loss, np.float64)
+    bad = np.logical_or.accumulate(~np.isfinite(loss), axis=1)
+    loss[bad] = np.inf
+    diverged = bad[:, -1]
+    a_eff, mus = np.asarray(a_eff, np.float64), np.asarray(mus, np.float64)
+    lr_step = np.arange(0, c.steps, c.steps_per_update)
+    t2 = lr_step[lr_step >= c.adapt_steps].astype(np.float64)
+    mid = a_eff[:, -1:] if a_eff.shape[1] else alpha[:, None] / (1 - mu[:, None])
+    frac = (t2 - c.adapt_steps) / (c.steps - 1 - c.adapt_steps)
+    a2 = mid * (c.final_lr / mid) ** frac[None, :]
+    m_mid = mus[:, -1:] if mus.shape[1] else mu[:, None]
+    err = np.asarray(jax.vmap(mlp.error_rate, in_axes=(0, None, None))(
+        state[0], jnp.asarray(test_images, jnp.float32), jnp.asarray(test_labels, jnp.int32)), np.float64)
+    err[diverged] = np.nan
+    metas = np.asarray(metas, np.float64)
+    if c.meta_steps == 0:
+        metas[:] = np.nan
+    return OnlineResult(
+        step=np.arange(c.steps // c.record_every + 1) * c.record_every, train_loss=loss, lr_step=lr_step,
+        alpha_eff=np.concatenate([a_eff, a2], axis=1),
+        momentum=np.concatenate([mus, np.broadcast_to(m_mid, a2.shape)], axis=1), meta_loss=metas,
+        test_error=err, diverged=diverged, alpha=alpha, mu=mu, config=c, state=state)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# What the lookahead prefers, and the summary table.
+
+
+@partial(jax.jit, static_argnames=("lookahead", "batch_size", "stochastic", "n_samples"))
+def _surface(log_alpha_eff, log_one_minus_mu, w, v, images, labels, key, *, lookahead, batch_size, stochastic,
+             n_samples):
+    keys = jax.random.split(key, n_samples)
+
+    def one(la, k):
+        train_idx, eval_idx = lookahead_batches(k, images.shape[0], lookahead, batch_size, stochastic)
+        h = {"log_alpha_eff": la, "log_one_minus_mu": log_one_minus_mu}
+        return _eval_inf(lookahead_loss(h, w, v, images, labels, train_idx, eval_idx))
+
+    return jax.vmap(lambda la: jax.vmap(lambda k: one(la, k))(keys))(log_alpha_eff)
+
+
+def _eval_inf(x):
+    return jnp.where(jnp.isfinite(x), x, jnp.inf)
+
+
+def lookahead_surface(key, state, images, labels, alpha_eff, mu=optim.MOMENTUM, *, lookahead: int = LOOKAHEAD,
+                      batch_size: int = 100, stochastic: bool = True, n_samples: int = 64):
+    """The meta-objective that online SMD descends, ``E[J(alpha_eff)]`` at a fixed training state (ICLR section 3.3).
+
+    For every ``alpha_eff[i]`` (momentum ``mu`` fixed) it averages :func:`lookahead_loss` from ``state = (w, v)``
+    over ``n_samples`` lookaheads drawn by :func:`lookahead_batches` (the same draws for every ``alpha_eff``).
+    Returns a dict of numpy arrays: ``alpha_eff`` (A,), ``mean`` (A,) (``inf`` if any sample diverged) and
+    ``best`` (A,), the fraction of samples whose own minimum over the grid is at ``alpha_eff[i]``.
+    """
+    for name, value in (("lookahead", lookahead), ("batch_size", batch_size), ("n_samples", n_samples)):
+        _check_int(name, value, 1)
+    alpha_eff = np.atleast_1d(np.asarray(alpha_eff, np.float64))
+    _check_positive("alpha_eff", alpha_eff)
+    optim.check_hyperparameters(mu=mu)
+    w, v = state
+    dtype = jax.tree.leaves(w)[0].dtype
+    losses = np.asarray(_surface(jnp.asarray(np.log(alpha_eff), dtype), jnp.asarray(math.log1p(-mu), dtype), w, v,
+                                 jnp.asarray(images, dtype), jnp.asarray(labels, jnp.int32), key,
+                                 lookahead=int(lookahead), batch_size=int(batch_size), stochastic=bool(stochastic),
+                                 n_samples=int(n_samples)), np.float64)
+    best = np.bincount(np.argmin(losses, axis=0), minlength=alpha_eff.size) / losses.shape[1]
+    return {"alpha_eff": alpha_eff, "mean": losses.mean(axis=1), "best": best}
+
+
+def _sig(x, digits=3):
+    return "inf" if not np.isfinite(x) and x > 0 else ("nan" if np.isnan(x) else f"{x:.{digits}g}")
+
+
+def summary_table(results: dict, digits: int = 3) -> str:
+    """A plain-text table, one row per run of every :class:`OnlineResult` in ``results`` (``{name: result}``):
+    initial and learned ``alpha_eff`` and ``mu`` (at step ``adapt_steps``), final training loss and test error,
+    rounded to ``digits`` significant digits."""
+    head = ("run", "alpha_eff 0", "learned alpha_eff", "learned mu", "final loss", "test error", "diverged")
+    rows = [head]
+    for name, r in results.items():
+        k = r.config.adapt_steps // r.config.steps_per_update
+        for i in range(len(r.alpha)):
+            rows.append((name, _sig(r.alpha[i] / (1 - r.mu[i]), digits), _sig(r.alpha_eff[i, k], digits),
+                         _sig(r.momentum[i, k], digits), _sig(r.final_loss[i], digits),
+                         _sig(r.test_error[i], digits), "yes" if r.diverged[i] else "no"))
+    widths = [max(len(row[j]) for row in rows) for j in range(len(head))]
+
+    def fmt(row):
+        return "  ".join(c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(row, widths)))
+
+    return "\n".join([fmt(rows[0]), "  ".join("-" * w for w in widths)] + [fmt(r) for r in rows[1:]])
