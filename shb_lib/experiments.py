@@ -1,0 +1,397 @@
+"""The MNIST experiments at two scales, one code path, resumable on disk.
+
+``book`` runs inside chapter 4 on 2 CPU cores in a few minutes: time is compressed (``K = 500`` instead of 5000,
+shorter horizons and final run), with fewer surface samples, meta-steps and evaluation batches. ``paper`` is the
+paper's setting (ICLR section 3.2, the authors' ``offline.py``): ``K = 5000``, horizons 100/1k/5k/20k, 2500 surface
+samples, 5000 meta-steps, the meta-objective on 600 batches, 20k-step final runs.
+
+Command line (tqdm progress bars; each unit of work written as ``<name>-<confighash>.npz`` + ``.json`` with its
+configuration, seed, package versions, hardware, wall time and scale, atomically; a rerun skips finished units and
+an interrupted SMD run continues from its last checkpoint)::
+
+    python -m shb_lib.experiments mnist --scale paper --out results/ [--horizons 100 1000] \
+        [--units surface smd long sweep] [--samples N] [--meta-steps M]
+
+In Python (what the chapter does): :func:`run_mnist` computes (or loads from ``out``) everything for a scale and
+returns a dict; :func:`load_results` reads whatever units a folder holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import pathlib
+import platform
+import sys
+import tempfile
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import hypergrad as hg
+from . import meta, optim
+
+#: Settings of each scale. ``horizons`` increasing; ``n_samples``/``meta_steps`` per horizon (same order).
+SCALES = {
+    "book": dict(
+        K=500.0, horizons=(50, 200, 1000), n_samples=(96, 64, 40), surface_eval_batches=20,
+        meta_steps=(40, 20, 5), smd_eval_batches=10, meta_lr=0.15, init_betas=(0.1, 10.0), init_alpha_0=0.01,
+        final_steps=4000, record_every=250, long_eval_batches=20,
+        sweep_batch_sizes=(10, 100, 300), sweep_betas=(0.03, 0.3, 3.0, 30.0), sweep_alpha_0=0.1,
+        choose="surface", top=3,
+    ),
+    "paper": dict(
+        K=5000.0, horizons=(100, 1000, 5000, 20000), n_samples=(2500, 2500, 2500, 2500), surface_eval_batches=600,
+        meta_steps=(5000, 5000, 5000, 5000), smd_eval_batches=600, meta_lr=0.01, init_betas=(0.1, 10.0),
+        init_alpha_0=0.01, final_steps=20000, record_every=200, long_eval_batches=100,
+        sweep_batch_sizes=(10, 100, 1000), sweep_betas=(0.01, 0.1, 1.0, 10.0, 100.0), sweep_alpha_0=0.1,
+        choose="smd", top=3,
+    ),
+}
+COMMON = dict(batch_size=100, mu=optim.MOMENTUM, pretrain_steps=50, pretrain_alpha=0.1, seed=0,
+              alpha_0_range=(1e-3, 0.5), beta_range=(1e-2, 200.0))
+
+
+def config(scale: str, **overrides) -> dict:
+    """The settings of ``scale`` (``book`` or ``paper``) with ``overrides`` applied."""
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {sorted(SCALES)}, got {scale!r}")
+    cfg = dict(COMMON, scale=scale, **SCALES[scale])
+    unknown = set(overrides) - set(cfg)
+    if unknown:
+        raise ValueError(f"unknown settings {sorted(unknown)}")
+    cfg.update({k: v for k, v in overrides.items() if v is not None})
+    for name in ("horizons",):
+        if any(int(h) < 1 for h in cfg[name]):
+            raise ValueError(f"horizons must be >= 1, got {cfg[name]}")
+    return cfg
+
+
+def _per_horizon(cfg, key, T):
+    values = cfg[key]
+    base = SCALES[cfg["scale"]]["horizons"]
+    if isinstance(values, int):
+        return values
+    if T in base:
+        return values[base.index(T)]
+    return values[min(range(len(base)), key=lambda i: abs(np.log(base[i] / T)))]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Files: atomic writes with provenance.
+
+
+def provenance() -> dict:
+    """Package versions and hardware of this process."""
+    import importlib.metadata as md
+
+    versions = {}
+    for pkg in ("jax", "jaxlib", "numpy", "shb-lib"):
+        try:
+            versions[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    versions["python"] = platform.python_version()
+    dev = jax.devices()
+    return {
+        "versions": versions,
+        "hardware": {"platform": platform.platform(), "machine": platform.machine(), "cpu_count": os.cpu_count(),
+                     "devices": [f"{d.platform}:{d.device_kind}" for d in dev]},
+    }
+
+
+def unit_hash(unit_cfg: dict) -> str:
+    return hashlib.sha1(json.dumps(unit_cfg, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def _atomic_write(path: pathlib.Path, write):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; results are meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def save_unit(out: pathlib.Path, name: str, unit_cfg: dict, arrays: dict, wall_s: float, scale: str) -> pathlib.Path:
+    """Write ``<name>-<hash>.npz`` then ``.json`` (the JSON last: its presence marks the unit finished)."""
+    stem = out / f"{name}-{unit_hash(unit_cfg)}"
+
+    def write_npz(tmp):
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **{k: np.asarray(v) for k, v in arrays.items()})
+
+    _atomic_write(stem.with_suffix(".npz"), write_npz)
+    meta_json = {"name": name, "scale": scale, "config": unit_cfg, "seed": unit_cfg.get("seed"),
+                 "wall_time_s": round(wall_s, 1), "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                 **provenance()}
+    _atomic_write(stem.with_suffix(".json"), lambda tmp: pathlib.Path(tmp).write_text(json.dumps(meta_json, indent=1)))
+    return stem
+
+
+def load_unit(out, name: str, unit_cfg: dict):
+    """``(arrays, metadata)`` of a finished unit, or ``None``."""
+    if out is None:
+        return None
+    stem = pathlib.Path(out) / f"{name}-{unit_hash(unit_cfg)}"
+    if not stem.with_suffix(".json").exists() or not stem.with_suffix(".npz").exists():
+        return None
+    with np.load(stem.with_suffix(".npz")) as z:
+        arrays = {k: z[k] for k in z.files}
+    return arrays, json.loads(stem.with_suffix(".json").read_text())
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Units of work.
+
+
+class _Context:
+    """Data and pretrained weights, made once per process."""
+
+    def __init__(self, cfg):
+        from .data import load_mnist
+
+        ds = load_mnist()
+        self.source = ds.source
+        self.X = jnp.asarray(ds.train_images, jnp.float32)
+        self.Y = jnp.asarray(ds.train_labels, jnp.int32)
+        self.Xt = jnp.asarray(ds.test_images, jnp.float32)
+        self.Yt = jnp.asarray(ds.test_labels, jnp.int32)
+        self.key = jax.random.PRNGKey(cfg["seed"])
+        self.w0 = meta.pretrain(jax.random.fold_in(self.key, 0), self.X, self.Y, cfg["pretrain_steps"],
+                                cfg["pretrain_alpha"], cfg["mu"], cfg["batch_size"])
+
+
+def _base(cfg):
+    return {k: cfg[k] for k in ("K", "batch_size", "mu", "pretrain_steps", "pretrain_alpha", "seed")}
+
+
+def _run_unit(out, name, ucfg, scale, compute, progress):
+    found = load_unit(out, name, ucfg)
+    if found is not None:
+        arrays, info = found
+        return arrays, info
+    t0 = time.perf_counter()
+    arrays = compute()
+    wall = time.perf_counter() - t0
+    info = {"name": name, "scale": scale, "config": ucfg, "wall_time_s": round(wall, 1), **provenance()}
+    if out is not None:
+        save_unit(pathlib.Path(out), name, ucfg, arrays, wall, scale)
+    return arrays, info
+
+
+def surface_unit(ctx, cfg, T, out=None, progress=False):
+    ucfg = dict(_base(cfg), unit="surface", horizon=T, n_samples=_per_horizon(cfg, "n_samples", T),
+                n_eval_batches=cfg["surface_eval_batches"], alpha_0_range=cfg["alpha_0_range"],
+                beta_range=cfg["beta_range"])
+
+    def compute():
+        problem = hg.make_offline_problem(jax.random.fold_in(ctx.key, 1000 + T), ctx.X, ctx.Y, ctx.w0, T,
+                                          cfg["batch_size"], ucfg["n_eval_batches"], cfg["K"], cfg["mu"])
+        return meta.random_search(jax.random.fold_in(ctx.key, 2000 + T), problem, ucfg["n_samples"],
+                                  cfg["alpha_0_range"], cfg["beta_range"], progress=progress)
+
+    return _run_unit(out, f"surface-T{T}", ucfg, cfg["scale"], compute, progress)
+
+
+def smd_unit(ctx, cfg, T, beta0, out=None, progress=False, checkpoint_every=25):
+    M = _per_horizon(cfg, "meta_steps", T)
+    ucfg = dict(_base(cfg), unit="smd", horizon=T, init_beta=beta0, init_alpha_0=cfg["init_alpha_0"],
+                meta_steps=M, meta_lr=cfg["meta_lr"], n_eval_batches=cfg["smd_eval_batches"])
+    name = f"smd-T{T}-beta{beta0:g}"
+    partial = None if out is None else pathlib.Path(out) / f".{name}-{unit_hash(ucfg)}.partial.npz"
+
+    def to_arrays(r: meta.SMDResult):
+        a = {"alpha_0": r.alpha_0, "beta": r.beta, "values": r.values}
+        a.update({f"log_{k}": v for k, v in r.log_hparams.items()})
+        a.update({f"adam_{f}_{k}": np.asarray(v) for f in ("m", "v") for k, v in getattr(r.adam, f).items()})
+        a["adam_count"] = np.asarray(r.adam.count)
+        return a
+
+    def from_arrays(a):
+        names = [k[4:] for k in a if k.startswith("log_")]
+        adam = meta.AdamState({k: jnp.float32(a[f"adam_m_{k}"]) for k in names},
+                              {k: jnp.float32(a[f"adam_v_{k}"]) for k in names}, jnp.int32(a["adam_count"]))
+        return meta.SMDResult(a["alpha_0"], a["beta"], a["values"], {k: a[f"log_{k}"] for k in names}, adam)
+
+    def compute():
+        key = jax.random.fold_in(ctx.key, 3000 + T)
+        h0 = hg.default_hparams(beta=beta0, alpha_0=cfg["init_alpha_0"], dtype=jnp.float32)
+        res = None
+        if partial is not None and partial.exists():
+            with np.load(partial) as z:
+                res = from_arrays({k: z[k] for k in z.files})
+        done = 0 if res is None else len(res.values)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=M, initial=done, desc=name)
+        while done < M:
+            n = min(checkpoint_every, M - done)
+            res = meta.smd(key, ctx.X, ctx.Y, ctx.w0, T, h0, n, meta_lr=cfg["meta_lr"],
+                           batch_size=cfg["batch_size"], n_eval_batches=ucfg["n_eval_batches"], K=cfg["K"],
+                           mu=cfg["mu"], start=res)
+            done = len(res.values)
+            if partial is not None:
+                arrays = to_arrays(res)
+
+                def write(tmp, arrays=arrays):
+                    with open(tmp, "wb") as f:
+                        np.savez(f, **arrays)
+
+                _atomic_write(partial, write)
+            if bar is not None:
+                bar.update(n)
+        if bar is not None:
+            bar.close()
+        if res is None:
+            res = meta.smd(key, ctx.X, ctx.Y, ctx.w0, T, h0, 0, K=cfg["K"], mu=cfg["mu"])
+        return to_arrays(res)
+
+    arrays, info = _run_unit(out, name, ucfg, cfg["scale"], compute, progress)
+    if partial is not None and partial.exists() and load_unit(out, name, ucfg) is not None:
+        partial.unlink()
+    return arrays, info
+
+
+def smd_choice(trajectories, tail: float = 0.1):
+    """``(alpha_0, beta)`` at the end of SMD: geometric mean over the last ``tail`` of each trajectory and over
+    the trajectories (several initializations)."""
+    la, lb = [], []
+    for t in trajectories:
+        n = max(1, int(round(tail * (len(t["alpha_0"]) - 1))))
+        la.append(np.mean(np.log(t["alpha_0"][-n:])))
+        lb.append(np.mean(np.log(t["beta"][-n:])))
+    return float(np.exp(np.mean(la))), float(np.exp(np.mean(lb)))
+
+
+def long_unit(ctx, cfg, horizons, choices, out=None, progress=False):
+    alpha = [choices[T][0] for T in horizons]
+    beta = [choices[T][1] for T in horizons]
+    ucfg = dict(_base(cfg), unit="long", horizons=list(horizons), alpha_0=[round(a, 6) for a in alpha],
+                beta=[round(b, 6) for b in beta], steps=cfg["final_steps"], record_every=cfg["record_every"],
+                n_eval_batches=cfg["long_eval_batches"])
+    if cfg["choose"] == "surface":  # how the schedules were chosen (absent: from SMD)
+        ucfg["chosen_by"] = f"surface top {cfg['top']}"
+
+    def compute():
+        r = meta.train_schedule(jax.random.fold_in(ctx.key, 4000), ctx.X, ctx.Y, ctx.Xt, ctx.Yt, ctx.w0,
+                                ucfg["alpha_0"], ucfg["beta"], cfg["final_steps"],
+                                record_every=cfg["record_every"], batch_size=cfg["batch_size"],
+                                n_eval_batches=cfg["long_eval_batches"], K=cfg["K"], mu=cfg["mu"])
+        r["horizons"] = np.asarray(horizons)
+        return r
+
+    return _run_unit(out, "long", ucfg, cfg["scale"], compute, progress)
+
+
+def sweep_unit(ctx, cfg, out=None, progress=False):
+    """Meta-objective against ``beta`` (at ``alpha_0 = sweep_alpha_0``) for every horizon and batch size (sliders)."""
+    ucfg = dict(_base(cfg), unit="sweep", horizons=list(cfg["horizons"]), batch_sizes=list(cfg["sweep_batch_sizes"]),
+                betas=list(cfg["sweep_betas"]), alpha_0=cfg["sweep_alpha_0"], eval_examples=1000)
+
+    def compute():
+        H, Bs, betas = ucfg["horizons"], ucfg["batch_sizes"], np.asarray(ucfg["betas"], np.float32)
+        loss = np.zeros((len(H), len(Bs), len(betas)))
+        for i, T in enumerate(H):
+            for j, B in enumerate(Bs):
+                p = hg.make_offline_problem(jax.random.fold_in(ctx.key, 5000 + 7 * T + B), ctx.X, ctx.Y, ctx.w0, T,
+                                            B, max(1, 1000 // B), cfg["K"], cfg["mu"])
+                a = jnp.full(betas.shape, ucfg["alpha_0"], jnp.float32)
+                loss[i, j] = np.asarray(meta.surface_losses(a, jnp.asarray(betas), p))
+        return {"horizons": np.asarray(H), "batch_sizes": np.asarray(Bs), "betas": betas.astype(np.float64),
+                "loss": loss}
+
+    return _run_unit(out, "sweep", ucfg, cfg["scale"], compute, progress)
+
+
+def run_mnist(scale: str = "book", out=None, horizons=None, units=("surface", "smd", "long", "sweep"),
+              progress: bool = False, **overrides) -> dict:
+    """Run (or load from ``out``) every unit for ``scale``; return ``{"config", "surface", "smd", "choice",
+    "long", "sweep", "info", "data_source"}`` (dicts keyed by horizon where relevant)."""
+    cfg = config(scale, **({"horizons": tuple(horizons)} if horizons else {}), **overrides)
+    ctx = _Context(cfg)
+    res = {"config": cfg, "surface": {}, "smd": {}, "choice": {}, "info": {}, "data_source": ctx.source}
+    for T in cfg["horizons"]:
+        if "surface" in units:
+            res["surface"][T], res["info"][f"surface-T{T}"] = surface_unit(ctx, cfg, T, out, progress)
+        if "smd" in units:
+            res["smd"][T] = []
+            for b0 in cfg["init_betas"]:
+                arr, info = smd_unit(ctx, cfg, T, b0, out, progress)
+                res["smd"][T].append(arr)
+                res["info"][f"smd-T{T}-beta{b0:g}"] = info
+        if cfg["choose"] == "smd" and res["smd"].get(T):
+            res["choice"][T] = smd_choice(res["smd"][T])
+        elif T in res["surface"]:
+            res["choice"][T] = meta.best_of_surface(res["surface"][T], cfg["top"])
+    if "long" in units and res["choice"]:
+        hs = [T for T in cfg["horizons"] if T in res["choice"]]
+        res["long"], res["info"]["long"] = long_unit(ctx, cfg, hs, res["choice"], out, progress)
+    if "sweep" in units:
+        res["sweep"], res["info"]["sweep"] = sweep_unit(ctx, cfg, out, progress)
+    return res
+
+
+def load_results(folder, scale: str | None = None) -> dict:
+    """Every finished unit in ``folder`` (optionally of one ``scale``): ``{file stem: (arrays, metadata)}``."""
+    folder = pathlib.Path(folder)
+    found = {}
+    if not folder.is_dir():
+        return found
+    for js in sorted(folder.glob("*.json")):
+        info = json.loads(js.read_text())
+        if scale is not None and info.get("scale") != scale:
+            continue
+        npz = js.with_suffix(".npz")
+        if npz.exists():
+            with np.load(npz) as z:
+                found[js.stem] = ({k: z[k] for k in z.files}, info)
+    return found
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shb_lib.experiments", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("mnist", help="offline meta-optimization on MNIST (surfaces, SMD, long runs, slider sweep)")
+    p.add_argument("--scale", choices=sorted(SCALES), default="book")
+    p.add_argument("--out", default="results/", help="folder of the result files (default results/)")
+    p.add_argument("--horizons", type=int, nargs="+", help="subset of horizons (default: the scale's)")
+    p.add_argument("--units", nargs="+", default=["surface", "smd", "long", "sweep"],
+                   choices=["surface", "smd", "long", "sweep"])
+    p.add_argument("--samples", type=int, help="surface samples per horizon (default: the scale's)")
+    p.add_argument("--meta-steps", type=int, help="SMD meta-steps per horizon (default: the scale's)")
+    p.add_argument("--meta-lr", type=float, help="Adam learning rate of SMD in log space (default: the scale's)")
+    p.add_argument("--init-betas", type=float, nargs="+", help="SMD initial betas (default: 0.1 10)")
+    p.add_argument("--choose", choices=["smd", "surface"], help="how each horizon's (alpha_0, beta) is chosen")
+    args = parser.parse_args(argv)
+    for name, v in (("--samples", args.samples), ("--meta-steps", args.meta_steps), ("--meta-lr", args.meta_lr)):
+        if v is not None and not v > 0:
+            parser.error(f"{name} must be > 0")
+    if args.horizons and min(args.horizons) < 1:
+        parser.error("--horizons must be >= 1")
+    if args.init_betas and min(args.init_betas) <= 0:
+        parser.error("--init-betas must be > 0")
+    res = run_mnist(args.scale, args.out, args.horizons, tuple(args.units), progress=True,
+                    n_samples=args.samples, meta_steps=args.meta_steps, choose=args.choose, meta_lr=args.meta_lr,
+                    init_betas=tuple(args.init_betas) if args.init_betas else None)
+    for T, (a, b) in res["choice"].items():
+        print(f"T={T}: alpha_0={a:.4g} beta={b:.4g}")
+    if "long" in res:
+        for T, loss in zip(res["long"]["horizons"], res["long"]["train_loss"][:, -1]):
+            print(f"T={T}: final training loss {loss:.4g}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

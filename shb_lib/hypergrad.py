@@ -1,0 +1,242 @@
+"""Exact hypergradients of the offline meta-objective by forward-mode differentiation (ICLR version, section 3.1).
+
+**Meta-objective.** From start weights ``w_0`` (the pretrained network) and zero velocity, take ``T`` steps of
+SGD with momentum (:mod:`shb_lib.optim`) on training batches ``B_0 .. B_{T-1}`` with the inverse-time-decay schedule
+``alpha_t = alpha_0 / (1 + t/K)^beta``; the meta-objective is the mean training loss of ``w_T`` on *separate*
+evaluation batches ``E_1 .. E_n``::
+
+    J(h) = (1/n) sum_j L(w_T(h); E_j).
+
+**Hyperparameters** ``h`` are meta-optimized in log space (ICLR section 3.2, "all hyperparameters in log space"):
+``log alpha_eff`` with ``alpha_eff = alpha_0 / (1 - mu)`` (the paper's axes), ``log beta`` and optionally
+``log(1 - mu)``. They form a dict; :func:`default_hparams` gives the paper's initial values.
+
+**Forward mode.** Write one step as ``s_{t+1} = F_t(s_t, h)`` with state ``s = (w, v)``. The tangent
+``u_t = ds_t/dh`` (one column per hyperparameter) obeys the recursion of ICLR Eqs. 8-9, generalised to momentum::
+
+    u_0 = 0,     u_{t+1} = dF_t/dh + dF_t/ds u_t,     dJ/dh = grad_w J(w_T) . u_T^{(w)}.
+
+Each step is one ``jax.jvp`` of ``F_t`` (a Hessian-vector product, forward-over-reverse), ``vmap``-ed over the
+hyperparameter directions so the primal step is computed once and the tangent matrix products are batched; the loop
+is a ``lax.scan`` carrying ``(w, v, u_w, u_v)``. Memory is therefore independent of ``T`` (only the ``T x B``
+integer batch indices grow), unlike reverse mode, which stores every ``w_t``.
+
+Public: :func:`make_offline_problem`, :func:`default_hparams`, :func:`meta_objective`, :func:`hypergradient`
+(plus :func:`reverse_hypergradient` for checks).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from . import mlp, optim
+
+#: Hyperparameter names, in the order used by the tangent matrix.
+HPARAM_NAMES = ("log_alpha_eff", "log_beta", "log_one_minus_mu")
+
+
+class OfflineProblem(NamedTuple):
+    """Everything the meta-objective depends on besides the hyperparameters (a pytree; pass it to jitted code).
+
+    images, labels: the training set, ``(N, D)`` and ``(N,)``. w0: start weights (the pretrained network).
+    train_idx: ``(T, B)`` indices of the ``T`` lookahead batches. eval_idx: ``(n, B)`` indices of the evaluation
+    batches. K, mu: schedule time constant and momentum (``mu`` is used unless ``h`` has ``log_one_minus_mu``).
+    """
+
+    images: jax.Array
+    labels: jax.Array
+    w0: tuple
+    train_idx: jax.Array
+    eval_idx: jax.Array
+    K: jax.Array
+    mu: jax.Array
+
+    @property
+    def horizon(self) -> int:
+        return int(self.train_idx.shape[0])
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.train_idx.shape[1])
+
+
+def sample_batches(key, n_examples: int, num_batches: int, batch_size: int):
+    """``(num_batches, batch_size)`` int32 indices: consecutive batches of random epochs (no repeats in a batch)."""
+    if batch_size > n_examples:
+        raise ValueError(f"batch_size must be <= the number of examples ({n_examples}), got {batch_size}")
+    per_epoch = n_examples // batch_size
+    n_epochs = -(-num_batches // per_epoch)
+    keys = jax.random.split(key, n_epochs)
+    perms = jax.vmap(lambda k: jax.random.permutation(k, n_examples)[: per_epoch * batch_size])(keys)
+    return perms.reshape(-1, batch_size)[:num_batches].astype(jnp.int32)
+
+
+def make_offline_problem(
+    key,
+    images,
+    labels,
+    w0,
+    horizon: int,
+    batch_size: int = 100,
+    n_eval_batches: int = 600,
+    K: float = optim.TIME_CONST,
+    mu: float = optim.MOMENTUM,
+) -> OfflineProblem:
+    """Build the offline problem: ``horizon`` lookahead batches and ``n_eval_batches`` separate evaluation batches.
+
+    Both are drawn from ``images``/``labels`` with ``key`` (independent keys for the two). The arrays keep the
+    dtype of ``w0``; ``K`` and ``mu`` are stored in it too. Raises ``ValueError`` naming a bad argument.
+    """
+    if int(horizon) != horizon or horizon < 1:
+        raise ValueError(f"horizon must be an integer >= 1, got {horizon!r}")
+    if int(batch_size) != batch_size or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    if int(n_eval_batches) != n_eval_batches or n_eval_batches < 1:
+        raise ValueError(f"n_eval_batches must be an integer >= 1, got {n_eval_batches!r}")
+    optim.check_hyperparameters(mu=mu, K=K)
+    images = jnp.asarray(images)
+    labels = jnp.asarray(labels, dtype=jnp.int32)
+    if images.ndim != 2 or labels.shape != (images.shape[0],):
+        raise ValueError(f"images must be (N, D) and labels (N,), got {images.shape} and {labels.shape}")
+    dtype = jax.tree.leaves(w0)[0].dtype
+    k_train, k_eval = jax.random.split(key)
+    n = images.shape[0]
+    return OfflineProblem(
+        images=images.astype(dtype),
+        labels=labels,
+        w0=w0,
+        train_idx=sample_batches(k_train, n, int(horizon), int(batch_size)),
+        eval_idx=sample_batches(k_eval, n, int(n_eval_batches), int(batch_size)),
+        K=jnp.asarray(K, dtype=dtype),
+        mu=jnp.asarray(mu, dtype=dtype),
+    )
+
+
+def default_hparams(beta: float = 0.1, alpha_0: float = 0.01, mu: float | None = None, dtype=jnp.float32):
+    """The paper's initial hyperparameters in the log space of meta-optimization (ICLR section 3.2).
+
+    ``alpha_0 = 0.01`` (the raw learning rate; ``alpha_eff = alpha_0 / (1 - 0.9) = 0.1``) and ``beta`` in
+    ``{0.1, 10}``. With ``mu`` given, ``log(1 - mu)`` is added as a third hyperparameter.
+    """
+    optim.check_hyperparameters(alpha_0=alpha_0, beta=beta, mu=mu)
+    m = optim.MOMENTUM if mu is None else mu
+    h = {
+        "log_alpha_eff": jnp.asarray(math.log(alpha_0 / (1.0 - m)), dtype=dtype),
+        "log_beta": jnp.asarray(math.log(beta), dtype=dtype),
+    }
+    if mu is not None:
+        h["log_one_minus_mu"] = jnp.asarray(math.log(1.0 - mu), dtype=dtype)
+    return h
+
+
+def schedule_params(h, mu_default):
+    """``(alpha_0, beta, mu)`` from log-space hyperparameters: ``alpha_0 = alpha_eff (1 - mu)``, ``beta = e^{log beta}``."""
+    unknown = set(h) - set(HPARAM_NAMES)
+    if unknown or "log_alpha_eff" not in h or "log_beta" not in h:
+        raise ValueError(f"hparams must have keys log_alpha_eff, log_beta [, log_one_minus_mu], got {sorted(h)}")
+    one_minus_mu = jnp.exp(h["log_one_minus_mu"]) if "log_one_minus_mu" in h else 1.0 - mu_default
+    return jnp.exp(h["log_alpha_eff"]) * one_minus_mu, jnp.exp(h["log_beta"]), 1.0 - one_minus_mu
+
+
+def sgd_step(w, v, t, h, problem: OfflineProblem, idx):
+    """``F_t``: one momentum-SGD step on batch ``idx`` at step ``t`` with the schedule of ``h``; returns ``(w, v)``."""
+    alpha_0, beta, mu = schedule_params(h, problem.mu)
+    lr = optim.inverse_time_decay(t, alpha_0, beta, problem.K)
+    g = jax.grad(mlp.cross_entropy)(w, problem.images[idx], problem.labels[idx])
+    return optim.momentum_update(w, v, g, lr, mu)
+
+
+def eval_loss(w, problem: OfflineProblem):
+    """``J``'s outer loss: mean cross-entropy of ``w`` over the evaluation batches (a scan, memory of one batch)."""
+
+    def body(acc, idx):
+        return acc + mlp.cross_entropy(w, problem.images[idx], problem.labels[idx]), None
+
+    zero = jnp.zeros((), dtype=problem.images.dtype)
+    total, _ = jax.lax.scan(body, zero, problem.eval_idx)
+    return total / problem.eval_idx.shape[0]
+
+
+def _times(problem):
+    return jnp.arange(problem.horizon).astype(problem.images.dtype)
+
+
+def lookahead(h, problem: OfflineProblem):
+    """``w_T``: the weights after the ``T`` lookahead steps (reverse-differentiable; used by the checks)."""
+    v0 = optim.zeros_like_tree(problem.w0)
+
+    def body(carry, inp):
+        t, idx = inp
+        return sgd_step(*carry, t, h, problem, idx), None
+
+    (w, _), _ = jax.lax.scan(body, (problem.w0, v0), (_times(problem), problem.train_idx))
+    return w
+
+
+def _finite_or_inf(x):
+    return jnp.where(jnp.isfinite(x), x, jnp.inf)
+
+
+@jax.jit
+def meta_objective(hparams, problem: OfflineProblem):
+    """``J(h)``: mean evaluation-batch training loss after ``T`` steps (``+inf`` if the run diverged)."""
+    return _finite_or_inf(eval_loss(lookahead(hparams, problem), problem))
+
+
+@jax.jit
+def hypergradient(hparams, problem: OfflineProblem):
+    """``(J(h), dJ/dh)`` by forward mode, ``dJ/dh`` with the structure of ``hparams``.
+
+    The scan carries the state ``(w, v)`` and its tangents ``(u_w, u_v)`` (one per hyperparameter) through
+    ``u_{t+1} = dF_t/dh + dF_t/ds u_t`` (ICLR Eqs. 8-9 with momentum), then ``dJ/dh = grad_w J(w_T) . u_T``.
+    Memory does not grow with ``T``. A diverged run gives ``J = +inf`` and zero gradients.
+    """
+    hvec, unravel = ravel_pytree(hparams)
+    n_h = hvec.shape[0]
+    basis = jnp.eye(n_h, dtype=hvec.dtype)
+    w0 = problem.w0
+    v0 = optim.zeros_like_tree(w0)
+    u0 = jax.tree.map(lambda p: jnp.zeros((n_h,) + p.shape, p.dtype), w0)
+
+    def body(carry, inp):
+        w, v, uw, uv = carry
+        t, idx = inp
+
+        def step(w_, v_, hv):
+            return sgd_step(w_, v_, t, unravel(hv), problem, idx)
+
+        def one_direction(uw_i, uv_i, e_i):
+            return jax.jvp(step, (w, v, hvec), (uw_i, uv_i, e_i))
+
+        (w1, v1), (uw1, uv1) = jax.vmap(one_direction, out_axes=(None, 0))(uw, uv, basis)
+        return (w1, v1, uw1, uv1), None
+
+    (wT, _, uwT, _), _ = jax.lax.scan(body, (w0, v0, u0, u0), (_times(problem), problem.train_idx))
+    value, gw = jax.value_and_grad(eval_loss)(wT, problem)
+    dh = sum(jnp.tensordot(u, g, axes=g.ndim) for u, g in zip(jax.tree.leaves(uwT), jax.tree.leaves(gw)))
+    ok = jnp.isfinite(value) & jnp.all(jnp.isfinite(dh))
+    dh = jnp.where(ok, dh, 0.0)
+    return jnp.where(ok, value, jnp.inf), unravel(dh)
+
+
+@jax.jit
+def reverse_hypergradient(hparams, problem: OfflineProblem):
+    """``(J(h), dJ/dh)`` by reverse mode through the scan (stores every step: memory grows with ``T``; checks only)."""
+    return jax.value_and_grad(lambda h: eval_loss(lookahead(h, problem), problem))(hparams)
+
+
+def hparams_to_schedule(hparams, mu: float = optim.MOMENTUM):
+    """Plain floats ``(alpha_0, beta, mu)`` of log-space hyperparameters (for reports and plots)."""
+    a, b, m = schedule_params({k: jnp.asarray(v) for k, v in hparams.items()}, mu)
+    return float(a), float(b), float(m)
+
+
+def numpy_hparams(hparams) -> dict:
+    """``{name: float}`` of a hyperparameter dict (for JSON files)."""
+    return {k: float(np.asarray(v)) for k, v in hparams.items()}

@@ -1,0 +1,345 @@
+"""Offline meta-optimization of the learning-rate schedule on MNIST (ICLR version, section 3.2, Algorithm 1).
+
+- :func:`pretrain` -- the warm start: 50 steps of SGD with momentum (``alpha = 0.1, mu = 0.9``).
+- :func:`smd` -- Algorithm 1 (idealized SMD, offline): every meta-step restores the pretrained weights, draws
+  fresh lookahead batches and separate evaluation batches, takes the exact forward-mode hypergradient
+  (:func:`shb_lib.hypergrad.hypergradient`) and an Adam step in log space with gradient clipping (+-10) and value
+  clipping (``alpha_eff`` in ``[1e-4, 10]``, ``beta`` in ``[1e-4, 1e3]``), as in the authors' code.
+- :func:`random_search` -- the meta-objective surface: log-uniform samples of ``(alpha_0, beta)``, one fixed batch
+  sequence shared by all samples, many samples trained at once with ``vmap`` (sharded over devices when several).
+- :func:`train_schedule` -- long training runs with chosen ``(alpha_0, beta)`` (ICLR Fig. 6), several at once.
+
+Diverged runs (non-finite loss) are reported with ``loss = inf`` and a ``diverged`` flag, never as NaN.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import hypergrad as hg
+from . import mlp, optim
+
+#: Gradient clipping of the meta-gradients in log space (authors' code).
+GRAD_CLIP = 10.0
+#: Value clipping of the hyperparameters (authors' code): alpha_eff and beta ranges.
+ALPHA_EFF_RANGE = (1e-4, 10.0)
+BETA_RANGE = (1e-4, 1e3)
+MU_RANGE = (0.0, 0.999)  # only when log(1 - mu) is meta-optimized
+
+
+def _check_int(name, value, low=1):
+    if int(value) != value or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+def pretrain(key, images, labels, steps: int = 50, alpha: float = 0.1, mu: float = optim.MOMENTUM,
+             batch_size: int = 100, init_std: float = mlp.INIT_STD):
+    """The warm start (ICLR section 3.2): ``steps`` momentum-SGD steps at constant ``alpha`` from a random init.
+
+    Returns the pretrained parameters (float32).
+    """
+    _check_int("steps", steps, 0)
+    _check_int("batch_size", batch_size)
+    optim.check_hyperparameters(alpha_0=alpha, mu=mu)
+    k_init, k_batch = jax.random.split(key)
+    w = mlp.init_mlp(k_init, std=init_std)
+    if steps == 0:
+        return w
+    idx = hg.sample_batches(k_batch, images.shape[0], steps, batch_size)
+    return _train_constant(w, jnp.asarray(images, jnp.float32), jnp.asarray(labels, jnp.int32), idx,
+                           jnp.float32(alpha), jnp.float32(mu))
+
+
+@jax.jit
+def _train_constant(w, images, labels, idx, alpha, mu):
+    def body(carry, i):
+        w, v = carry
+        g = jax.grad(mlp.cross_entropy)(w, images[i], labels[i])
+        return optim.momentum_update(w, v, g, alpha, mu), None
+
+    (w, _), _ = jax.lax.scan(body, (w, optim.zeros_like_tree(w)), idx)
+    return w
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Algorithm 1: offline SMD.
+
+
+class AdamState(NamedTuple):
+    m: dict
+    v: dict
+    count: jax.Array
+
+
+def adam_init(hparams) -> AdamState:
+    z = jax.tree.map(jnp.zeros_like, hparams)
+    return AdamState(z, z, jnp.zeros((), jnp.int32))
+
+
+def adam_update(hparams, grads, state: AdamState, lr, b1=0.9, b2=0.999, eps=1e-8):
+    """One Adam step (Kingma & Ba): ``h <- h - lr m_hat / (sqrt(v_hat) + eps)``; the paper's meta-optimizer."""
+    count = state.count + 1
+    m = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, state.m, grads)
+    v = jax.tree.map(lambda v, g: b2 * v + (1 - b2) * g * g, state.v, grads)
+    c1 = 1 - b1 ** count.astype(jnp.float32)
+    c2 = 1 - b2 ** count.astype(jnp.float32)
+    new = jax.tree.map(lambda h, m, v: h - lr * (m / c1) / (jnp.sqrt(v / c2) + eps), hparams, m, v)
+    return new, AdamState(m, v, count)
+
+
+def clip_hparams(hparams, mu_default=optim.MOMENTUM):
+    """Value clipping in log space: ``alpha_eff`` in [1e-4, 10], ``beta`` in [1e-4, 1e3] (authors' code)."""
+    out = dict(hparams)
+    out["log_alpha_eff"] = jnp.clip(hparams["log_alpha_eff"], *map(math.log, ALPHA_EFF_RANGE))
+    out["log_beta"] = jnp.clip(hparams["log_beta"], *map(math.log, BETA_RANGE))
+    if "log_one_minus_mu" in hparams:
+        out["log_one_minus_mu"] = jnp.clip(hparams["log_one_minus_mu"], math.log(1 - MU_RANGE[1]), 0.0)
+    return out
+
+
+@partial(jax.jit, static_argnames=("horizon", "batch_size", "n_eval_batches"))
+def meta_step(hparams, adam: AdamState, key, images, labels, w0, *, horizon, batch_size, n_eval_batches,
+              K, mu, meta_lr):
+    """One meta-step of Algorithm 1: fresh batches, exact hypergradient, clipped Adam step in log space.
+
+    Returns ``(new_hparams, new_adam, value, grads)``; a diverged lookahead (``value = inf``) leaves the
+    hyperparameters unchanged.
+    """
+    problem = hg.make_offline_problem(key, images, labels, w0, horizon, batch_size, n_eval_batches, K=1.0, mu=0.5)
+    problem = problem._replace(K=jnp.asarray(K, jnp.float32), mu=jnp.asarray(mu, jnp.float32))
+    value, grads = hg.hypergradient(hparams, problem)
+    clipped = jax.tree.map(lambda g: jnp.clip(g, -GRAD_CLIP, GRAD_CLIP), grads)
+    new, new_adam = adam_update(hparams, clipped, adam, meta_lr)
+    new = clip_hparams(new)
+    ok = jnp.isfinite(value)
+    new = jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, hparams)
+    new_adam = jax.tree.map(lambda a, b: jnp.where(ok, a, b), new_adam, adam)
+    return new, new_adam, value, grads
+
+
+class SMDResult(NamedTuple):
+    """A meta-optimization trajectory: ``hparams[m]`` before meta-step ``m`` (``M + 1`` rows; ``alpha_0``, ``beta``
+    as plain arrays), ``values[m]`` the meta-objective at meta-step ``m`` (``inf`` where diverged)."""
+
+    alpha_0: np.ndarray
+    beta: np.ndarray
+    values: np.ndarray
+    log_hparams: dict
+    adam: AdamState
+
+
+def smd(key, images, labels, w0, horizon: int, hparams0, n_meta_steps: int, *, meta_lr: float = 0.01,
+        batch_size: int = 100, n_eval_batches: int = 600, K: float = optim.TIME_CONST, mu: float = optim.MOMENTUM,
+        start: SMDResult | None = None, progress: bool = False, desc: str | None = None) -> SMDResult:
+    """Run ``n_meta_steps`` meta-steps of Algorithm 1 from ``hparams0`` (or continue ``start``; for resuming).
+
+    Meta-step ``m`` uses the key ``fold_in(key, m)``, so a run continued from ``start`` is identical to one run
+    in one go.
+    """
+    _check_int("horizon", horizon)
+    _check_int("batch_size", batch_size)
+    _check_int("n_eval_batches", n_eval_batches)
+    _check_int("n_meta_steps", n_meta_steps, 0)
+    optim.check_hyperparameters(mu=mu, K=K)
+    if not meta_lr > 0:
+        raise ValueError(f"meta_lr must be > 0, got {meta_lr!r}")
+    images = jnp.asarray(images, jnp.float32)
+    labels = jnp.asarray(labels, jnp.int32)
+    if start is None:
+        h = {k: jnp.asarray(v, jnp.float32) for k, v in hparams0.items()}
+        adam = adam_init(h)
+        a0, b0, _ = hg.hparams_to_schedule(h, mu)
+        alphas, betas, values = [a0], [b0], []
+        logs = {k: [float(v)] for k, v in h.items()}
+    else:
+        h = {k: jnp.asarray(v[-1], jnp.float32) for k, v in start.log_hparams.items()}
+        adam = start.adam
+        alphas, betas, values = list(start.alpha_0), list(start.beta), list(start.values)
+        logs = {k: list(v) for k, v in start.log_hparams.items()}
+    m0 = len(values)
+    steps = range(m0, m0 + n_meta_steps)
+    if progress:
+        from tqdm.auto import tqdm
+
+        steps = tqdm(steps, desc=desc or f"SMD T={horizon}", leave=False)
+    for m in steps:
+        h, adam, value, _ = meta_step(h, adam, jax.random.fold_in(key, m), images, labels, w0, horizon=horizon,
+                                      batch_size=batch_size, n_eval_batches=n_eval_batches, K=K, mu=mu,
+                                      meta_lr=meta_lr)
+        values.append(float(value))
+        a, b, _ = hg.hparams_to_schedule(h, mu)
+        alphas.append(a)
+        betas.append(b)
+        for k, v in h.items():
+            logs[k].append(float(v))
+    return SMDResult(np.array(alphas), np.array(betas), np.array(values),
+                     {k: np.array(v) for k, v in logs.items()}, adam)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Loss surface by random search.
+
+
+def sample_log_uniform(key, n: int, low: float, high: float):
+    """``n`` float32 samples with ``log x`` uniform on ``[log low, log high]``."""
+    u = jax.random.uniform(key, (n,), dtype=jnp.float32)
+    return jnp.exp(math.log(low) + u * (math.log(high) - math.log(low))).astype(jnp.float32)
+
+
+def _surface_fn(problem):
+    def one(alpha_0, beta):
+        h = {"log_alpha_eff": jnp.log(alpha_0 / (1 - problem.mu)), "log_beta": jnp.log(beta)}
+        return hg.meta_objective(h, problem)
+
+    return one
+
+
+@jax.jit
+def surface_losses(alpha_0, beta, problem: hg.OfflineProblem):
+    """Meta-objective of every ``(alpha_0[i], beta[i])`` on the same problem, all samples at once (``vmap``)."""
+    return jax.vmap(_surface_fn(problem))(alpha_0, beta)
+
+
+@jax.jit
+def _surface_one(alpha_0, beta, problem: hg.OfflineProblem):
+    return _surface_fn(problem)(alpha_0, beta)
+
+
+def surface_losses_loop(alpha_0, beta, problem: hg.OfflineProblem):
+    """The same as :func:`surface_losses`, one sample at a time (the baseline of the throughput benchmark)."""
+    return jnp.stack([_surface_one(a, b, problem) for a, b in zip(alpha_0, beta)])
+
+
+def _shard(x):
+    """Put the sample axis of ``x`` across all devices when there are several (no-op on one device)."""
+    devices = jax.devices()
+    if len(devices) == 1:
+        return x
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    mesh = Mesh(np.array(devices), ("samples",))
+    return jax.device_put(x, NamedSharding(mesh, PartitionSpec("samples")))
+
+
+def random_search(key, problem: hg.OfflineProblem, n_samples: int, alpha_0_range=(1e-3, 0.5),
+                  beta_range=(1e-2, 200.0), chunk: int = 64, progress: bool = False, desc: str | None = None):
+    """Meta-objective at ``n_samples`` log-uniform ``(alpha_0, beta)`` (raw ``alpha_0``; ``alpha_eff`` =
+    ``alpha_0 / (1 - mu)``), all sharing ``problem``'s batches. Samples run ``chunk`` at a time under ``vmap``
+    (the chunk is split over the devices when several are present).
+
+    Returns a dict of numpy arrays ``alpha_0, beta, loss, diverged`` (``loss = inf`` where diverged).
+    """
+    _check_int("n_samples", n_samples)
+    _check_int("chunk", chunk)
+    for name, (lo, hi) in (("alpha_0_range", alpha_0_range), ("beta_range", beta_range)):
+        if not 0 < lo < hi:
+            raise ValueError(f"{name} must satisfy 0 < low < high, got {(lo, hi)!r}")
+    ka, kb = jax.random.split(key)
+    alpha_0 = sample_log_uniform(ka, n_samples, *alpha_0_range)
+    beta = sample_log_uniform(kb, n_samples, *beta_range)
+    n_dev = len(jax.devices())
+    chunk = -(-min(chunk, n_samples) // n_dev) * n_dev
+    pad = (-n_samples) % chunk
+    a_pad = jnp.concatenate([alpha_0, jnp.full((pad,), alpha_0[0])])
+    b_pad = jnp.concatenate([beta, jnp.full((pad,), beta[0])])
+    starts = range(0, n_samples + pad, chunk)
+    if progress:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc=desc or f"surface T={problem.horizon}", leave=False)
+    losses = [np.asarray(surface_losses(_shard(a_pad[s:s + chunk]), _shard(b_pad[s:s + chunk]), problem))
+              for s in starts]
+    loss = np.concatenate(losses)[:n_samples].astype(np.float64)
+    diverged = ~np.isfinite(loss)
+    loss[diverged] = np.inf
+    return {"alpha_0": np.asarray(alpha_0, np.float64), "beta": np.asarray(beta, np.float64), "loss": loss,
+            "diverged": diverged}
+
+
+def best_of_surface(surface, top: int = 1):
+    """``(alpha_0, beta)`` of the surface's lowest loss (geometric mean of the ``top`` lowest when ``top > 1``)."""
+    order = np.argsort(surface["loss"])[:top]
+    return float(np.exp(np.mean(np.log(surface["alpha_0"][order])))), float(
+        np.exp(np.mean(np.log(surface["beta"][order]))))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Long training runs with a chosen schedule (ICLR Fig. 6).
+
+
+@partial(jax.jit, static_argnames=("record_every",))
+def _train_runs(w0, alpha_0, beta, images, labels, idx, eval_idx, test_x, test_y, K, mu, *, record_every):
+    steps = idx.shape[0]
+    n_rec = steps // record_every
+    idx = idx[: n_rec * record_every].reshape(n_rec, record_every, -1)
+
+    def metrics(w):
+        def body(acc, e):
+            return acc + mlp.cross_entropy(w, images[e], labels[e]), None
+
+        tl, _ = jax.lax.scan(body, jnp.zeros((), jnp.float32), eval_idx)
+        return tl / eval_idx.shape[0], mlp.error_rate(w, test_x, test_y)
+
+    def run(a0, b):
+        def chunk(carry, inp):
+            (w, v), (c, batch_idx) = carry, inp
+
+            def step(state, tb):
+                t, i = tb
+                w, v = state
+                g = jax.grad(mlp.cross_entropy)(w, images[i], labels[i])
+                lr = optim.inverse_time_decay(t, a0, b, K)
+                return optim.momentum_update(w, v, g, lr, mu), None
+
+            ts = (c * record_every + jnp.arange(record_every)).astype(jnp.float32)
+            (w, v), _ = jax.lax.scan(step, (w, v), (ts, batch_idx))
+            return (w, v), metrics(w)
+
+        loss0, err0 = metrics(w0)
+        _, (loss, err) = jax.lax.scan(chunk, (w0, optim.zeros_like_tree(w0)), (jnp.arange(n_rec), idx))
+        return jnp.concatenate([loss0[None], loss]), jnp.concatenate([err0[None], err])
+
+    return jax.vmap(run)(alpha_0, beta)
+
+
+def train_schedule(key, images, labels, test_images, test_labels, w0, alpha_0, beta, steps: int, *,
+                   record_every: int = 100, batch_size: int = 100, n_eval_batches: int = 100,
+                   K: float = optim.TIME_CONST, mu: float = optim.MOMENTUM):
+    """Train from ``w0`` for ``steps`` steps with each ``(alpha_0[i], beta[i])`` at once (same batches for all).
+
+    Every ``record_every`` steps it records the training loss on ``n_eval_batches`` fixed training batches and
+    the test error. Returns a dict: ``step`` (R,), ``train_loss`` (n, R), ``test_error`` (n, R), ``lr`` (n, R),
+    ``diverged`` (n,) (``train_loss = inf`` from the first non-finite record on).
+    """
+    _check_int("steps", steps)
+    _check_int("record_every", record_every)
+    _check_int("batch_size", batch_size)
+    if steps % record_every:
+        raise ValueError(f"steps must be a multiple of record_every={record_every}, got {steps}")
+    alpha_0 = np.atleast_1d(np.asarray(alpha_0, np.float64))
+    beta = np.atleast_1d(np.asarray(beta, np.float64))
+    optim.check_hyperparameters(alpha_0=alpha_0, beta=beta, mu=mu, K=K)
+    k_train, k_eval = jax.random.split(key)
+    n = images.shape[0]
+    idx = hg.sample_batches(k_train, n, steps, batch_size)
+    eval_idx = hg.sample_batches(k_eval, n, n_eval_batches, batch_size)
+    loss, err = _train_runs(w0, jnp.asarray(alpha_0, jnp.float32), jnp.asarray(beta, jnp.float32),
+                            jnp.asarray(images, jnp.float32), jnp.asarray(labels, jnp.int32), idx, eval_idx,
+                            jnp.asarray(test_images, jnp.float32), jnp.asarray(test_labels, jnp.int32),
+                            jnp.float32(K), jnp.float32(mu), record_every=record_every)
+    loss = np.asarray(loss, np.float64)
+    bad = ~np.isfinite(loss)
+    bad = np.logical_or.accumulate(bad, axis=1)
+    loss[bad] = np.inf
+    err = np.asarray(err, np.float64)
+    err[bad] = np.nan
+    step = np.arange(loss.shape[1]) * record_every
+    lr = alpha_0[:, None] / (1 + step[None, :] / K) ** beta[:, None]
+    return {"step": step, "train_loss": loss, "test_error": err, "lr": lr, "diverged": bad[:, -1],
+            "alpha_0": alpha_0, "beta": beta}

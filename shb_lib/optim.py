@@ -1,0 +1,84 @@
+"""The base optimizer: SGD with momentum and an inverse-time-decay learning-rate schedule.
+
+**Schedule** (ICLR version, section 3.2, after Welling & Teh 2011)::
+
+    alpha_t = alpha_0 / (1 + t / K) ** beta,        K = 5000 in the paper.
+
+**Momentum convention.** We use the authors' code (``optimizers.py``), which is also ``optax.sgd``::
+
+    v_{t+1} = mu v_t + g_t,        w_{t+1} = w_t - alpha_t v_{t+1}.
+
+The paper's section 2 writes ``v <- mu v - alpha g, theta <- theta + v``; the two are the same for a constant
+``alpha`` (rescale ``v`` by ``alpha``) but differ once ``alpha_t`` decays: here a decay takes effect at once on the
+whole velocity. With this convention the step length in a flat direction settles at ``alpha / (1 - mu)``, the
+*effective learning rate* ``alpha_eff`` in which the paper draws its surfaces (ICLR Fig. 5).
+
+Every function is pure, works on parameter pytrees and keeps the dtype of the parameters.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+#: Time constant of the inverse-time decay (ICLR section 3.2).
+TIME_CONST = 5000.0
+#: Momentum of all MNIST experiments (ICLR section 3.2).
+MOMENTUM = 0.9
+
+
+def check_hyperparameters(alpha_0=None, beta=None, mu=None, K=None) -> None:
+    """Raise ``ValueError`` naming the first hyperparameter outside its range (``None`` = not checked).
+
+    alpha_0 > 0, beta >= 0, 0 <= mu < 1, K > 0 (arrays are checked element-wise, outside ``jit``).
+    """
+    import numpy as np
+
+    def bad(x, ok):
+        x = np.asarray(x, dtype=np.float64)
+        return not bool(np.all(ok(x)))
+
+    if alpha_0 is not None and bad(alpha_0, lambda a: a > 0):
+        raise ValueError(f"alpha_0 must be > 0, got {alpha_0!r}")
+    if beta is not None and bad(beta, lambda b: b >= 0):
+        raise ValueError(f"beta must be >= 0, got {beta!r}")
+    if mu is not None and bad(mu, lambda m: (m >= 0) & (m < 1)):
+        raise ValueError(f"mu must be in [0, 1), got {mu!r}")
+    if K is not None and bad(K, lambda k: k > 0):
+        raise ValueError(f"K must be > 0, got {K!r}")
+
+
+def inverse_time_decay(t, alpha_0, beta, K=TIME_CONST):
+    """Learning rate at step ``t``: ``alpha_t = alpha_0 / (1 + t/K)^beta`` (ICLR version, section 3.2)."""
+    return alpha_0 * jnp.exp(-beta * jnp.log1p(t / K))
+
+
+def effective_learning_rate(alpha, mu):
+    """``alpha_eff = alpha / (1 - mu)``: the steady step length of momentum SGD along a constant gradient."""
+    return alpha / (1.0 - mu)
+
+
+def momentum_update(w, v, g, lr, mu):
+    """One step of SGD with momentum (authors' code / ``optax.sgd``): ``v' = mu v + g``, ``w' = w - lr v'``.
+
+    ``w``, ``v``, ``g`` are pytrees of the same structure; ``lr`` and ``mu`` scalars. Returns ``(w', v')``.
+    """
+    v_new = jax.tree.map(lambda vi, gi: mu * vi + gi, v, g)
+    w_new = jax.tree.map(lambda wi, vi: wi - lr * vi, w, v_new)
+    return w_new, v_new
+
+
+def zeros_like_tree(tree):
+    """A pytree of zeros with the structure and dtypes of ``tree`` (the initial velocity)."""
+    return jax.tree.map(jnp.zeros_like, tree)
+
+
+def optax_reference(alpha_0, beta, mu=MOMENTUM, K=TIME_CONST):
+    """The same optimizer as an ``optax`` chain (needs optax; used only to check :func:`momentum_update`).
+
+    ``optax.sgd(schedule, momentum=mu)`` = ``trace(decay=mu)`` then ``scale_by_learning_rate(schedule)``, whose
+    step counter starts at 0 like ours.
+    """
+    import optax
+
+    return optax.sgd(lambda t: inverse_time_decay(t, alpha_0, beta, K), momentum=mu)

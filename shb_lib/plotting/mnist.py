@@ -1,0 +1,137 @@
+"""Figures of chapter 4 (MNIST): meta-objective surfaces with SMD trajectories, long runs, the slider frame.
+
+Each function takes results computed ahead (:mod:`shb_lib.experiments`) and only draws; each figure answers one
+question, stated in its title. Losses are on log scales, as in the paper (ICLR Figs. 5-6).
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import matplotlib.tri as mtri
+import numpy as np
+
+from . import horizon_color, new_figure
+
+SMD_COLOR = "#d62728"
+
+
+def _label(T) -> str:
+    T = int(T)
+    return f"{T // 1000}k steps" if T >= 1000 and T % 1000 == 0 else f"{T} steps"
+
+
+def plot_surfaces(surfaces: dict, smd: dict | None = None, choices: dict | None = None, *, title: str,
+                  alpha_eff: bool = False, mu: float = 0.9):
+    """One panel per horizon: log10 meta-objective over (beta, alpha_0) from random search (interpolated over
+    the samples), SMD trajectories on top (red, start o, end *), the chosen point (white star), diverged samples
+    (x). Seed Fig. 2 / ICLR Fig. 5."""
+    Ts = sorted(surfaces)
+    fig, axes = new_figure(len(Ts), 1, width=3.3 * len(Ts) + 0.6, height=3.6, sharey=True, squeeze=False)
+    axes = axes[0]
+    scale = 1.0 / (1.0 - mu) if alpha_eff else 1.0
+    for ax, T in zip(axes, Ts):
+        s = surfaces[T]
+        a, b, loss = np.asarray(s["alpha_0"]) * scale, np.asarray(s["beta"]), np.asarray(s["loss"])
+        ok = np.isfinite(loss)
+        x, y, z = np.log10(b[ok]), np.log10(a[ok]), np.log10(loss[ok])
+        if ok.sum() >= 4:
+            tri = mtri.Triangulation(x, y)
+            cs = ax.tricontourf(tri, z, levels=12, cmap="Greys_r")
+            fig.colorbar(cs, ax=ax, shrink=0.85, label="log10 loss" if ax is axes[-1] else None)
+        ax.scatter(x, y, s=4, c="k", alpha=0.25, linewidths=0)
+        if (~ok).any():
+            ax.scatter(np.log10(b[~ok]), np.log10(a[~ok]), marker="x", s=16, c="#9467bd",
+                       label=f"diverged ({int((~ok).sum())})")
+        for i, tr in enumerate((smd or {}).get(T, [])):
+            tx, ty = np.log10(np.asarray(tr["beta"])), np.log10(np.asarray(tr["alpha_0"]) * scale)
+            ax.plot(tx, ty, color=SMD_COLOR, lw=1.4, label="SMD" if i == 0 else None)
+            ax.plot(tx[0], ty[0], "o", color=SMD_COLOR, ms=4)
+            ax.plot(tx[-1], ty[-1], "*", color=SMD_COLOR, ms=9)
+        if choices and T in choices:
+            ca, cb = choices[T]
+            ax.plot(np.log10(cb), np.log10(ca * scale), "*", color="white", mec="k", ms=13, label="chosen")
+        ax.set_title(_label(T))
+        ax.set_xlabel("log10 decay exponent beta")
+        ax.legend(loc="lower left", fontsize=7)
+    axes[0].set_ylabel("log10 initial learning rate " + ("alpha_eff" if alpha_eff else "alpha_0"))
+    fig.suptitle(title, fontweight="bold")
+    return fig
+
+
+def plot_long_runs(long: dict, *, title: str, K: float):
+    """Training loss (log), test error and learning rate against steps for each horizon's chosen schedule
+    (ICLR Fig. 6). Diverged runs end where their loss stops being finite."""
+    fig, axes = new_figure(3, 1, width=12.0, height=3.4)
+    step = np.asarray(long["step"])
+    for i, T in enumerate(np.asarray(long["horizons"])):
+        c = horizon_color(i)
+        lab = f"{_label(T)}: alpha_0={long['alpha_0'][i]:.3g}, beta={long['beta'][i]:.3g}"
+        loss = np.asarray(long["train_loss"][i])
+        axes[0].plot(step, np.where(np.isfinite(loss), loss, np.nan), color=c, label=lab)
+        axes[1].plot(step, 100 * np.asarray(long["test_error"][i]), color=c)
+        axes[2].plot(step, np.asarray(long["lr"][i]), color=c)
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel("training loss")
+    axes[1].set_ylabel("test error (%)")
+    axes[2].set_yscale("log")
+    axes[2].set_ylabel(f"learning rate alpha_t (K={K:g})")
+    for ax in axes:
+        ax.set_xlabel("step")
+    axes[0].legend(fontsize=7, title="meta-optimized on horizon", title_fontsize=7)
+    fig.suptitle(title, fontweight="bold")
+    return fig
+
+
+def plot_final_losses(rows: list[tuple[str, np.ndarray, np.ndarray]], *, title: str):
+    """Final training loss of the long run against the meta-optimization horizon, one line per
+    ``(label, horizons, final losses)`` (e.g. one per scale)."""
+    fig, ax = new_figure(1, 1, width=5.2, height=3.4)
+    for j, (label, Ts, losses) in enumerate(rows):
+        Ts = np.asarray(Ts, float)
+        x = Ts / Ts.max()
+        ax.plot(x, losses, "o-", label=label, color=["#1f77b4", "#d62728", "#2ca02c"][j % 3])
+        for xi, Ti, li in zip(x, Ts, losses):
+            ax.annotate(_label(Ti), (xi, li), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("horizon / longest horizon")
+    ax.set_ylabel("training loss at the end of the long run")
+    ax.legend()
+    ax.set_title(title)
+    return fig
+
+
+def render_sweep(sweep: dict, horizon: int, batch_size: int, *, K: float):
+    """Slider frame: meta-objective against beta for one horizon and batch size (left) and the schedule that the
+    best beta implies (right)."""
+    H = list(np.asarray(sweep["horizons"]))
+    Bs = list(np.asarray(sweep["batch_sizes"]))
+    i, j = H.index(horizon), Bs.index(batch_size)
+    betas = np.asarray(sweep["betas"])
+    fig, axes = new_figure(2, 1, width=8.4, height=3.2)
+    for jj, B in enumerate(Bs):
+        loss = np.asarray(sweep["loss"][i, jj])
+        axes[0].plot(betas, loss, "o-" if jj == j else "-", color=horizon_color(jj),
+                     alpha=1.0 if jj == j else 0.3, label=f"batch {B}")
+    loss = np.asarray(sweep["loss"][i, j])
+    k = int(np.nanargmin(np.where(np.isfinite(loss), loss, np.nan))) if np.isfinite(loss).any() else 0
+    axes[0].plot(betas[k], loss[k], "*", color="k", ms=12)
+    axes[0].set_xscale("log")
+    axes[0].set_yscale("log")
+    axes[0].set_xlabel("decay exponent beta")
+    axes[0].set_ylabel(f"loss after {int(horizon)} steps")
+    axes[0].legend(fontsize=7)
+    t = np.linspace(0, max(H), 200)
+    a0 = float(sweep["alpha_0"]) if "alpha_0" in sweep else 0.1
+    axes[1].plot(t, a0 / (1 + t / K) ** betas[k], color="k")
+    axes[1].axvline(horizon, color="#7f7f7f", ls="--", lw=1)
+    axes[1].set_yscale("log")
+    axes[1].set_xlabel("step")
+    axes[1].set_ylabel("alpha_t of the best beta")
+    fig.suptitle(f"Horizon {int(horizon)}, batch {int(batch_size)}: best beta = {betas[k]:g}", fontweight="bold")
+    return fig
+
+
+def close(fig) -> None:
+    """Close a figure after it has been shown (keeps memory flat when many frames are rendered)."""
+    plt.close(fig)

@@ -1,0 +1,96 @@
+"""The experiments runner: configurations, atomic result files with provenance, resume after an interruption."""
+
+import json
+import types
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import shb_lib  # noqa: F401
+from shb_lib import experiments as ex
+from shb_lib import mlp
+
+
+def _ctx():
+    k = jax.random.PRNGKey(0)
+    x = jax.random.uniform(k, (300, 10), dtype=jnp.float32)
+    y = (jnp.argmax(x[:, :3], axis=1)).astype(jnp.int32)
+    return types.SimpleNamespace(X=x, Y=y, Xt=x[:60], Yt=y[:60], key=k, source="synthetic",
+                                 w0=mlp.init_mlp(jax.random.PRNGKey(1), (10, 6, 3), std=0.3))
+
+
+def _cfg(**kw):
+    base = dict(K=10.0, horizons=(4, 8), n_samples=(6, 4), surface_eval_batches=2, meta_steps=(5, 3),
+                smd_eval_batches=2, meta_lr=0.1, final_steps=20, record_every=10, long_eval_batches=2,
+                sweep_batch_sizes=(10, 20), sweep_betas=(0.1, 1.0), batch_size=20)
+    base.update(kw)
+    return ex.config("book", **base)
+
+
+def test_config_scales_and_validation():
+    assert ex.config("paper")["horizons"] == (100, 1000, 5000, 20000)
+    assert ex.config("paper")["K"] == 5000.0 and ex.config("book")["K"] < 5000.0
+    with pytest.raises(ValueError, match="scale"):
+        ex.config("huge")
+    with pytest.raises(ValueError, match="horizons"):
+        ex.config("book", horizons=(0, 10))
+    with pytest.raises(ValueError, match="unknown"):
+        ex.config("book", nonsense=1)
+
+
+def test_units_are_written_atomically_with_provenance_and_skipped_on_rerun(tmp_path):
+    ctx, cfg = _ctx(), _cfg()
+    arrays, info = ex.surface_unit(ctx, cfg, 4, out=tmp_path)
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert len(files) == 2 and files[0].startswith("surface-T4-") and {f[-4:] for f in files} == {".npz", "json"}
+    meta = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert meta["scale"] == "book" and meta["config"]["horizon"] == 4 and meta["seed"] == 0
+    assert "jax" in meta["versions"] and "devices" in meta["hardware"] and meta["wall_time_s"] >= 0
+    assert not list(tmp_path.glob("*.tmp"))
+    again, info2 = ex.surface_unit(ctx, cfg, 4, out=tmp_path)  # loaded, not recomputed
+    assert info2["created_utc"] == meta["created_utc"]
+    np.testing.assert_array_equal(again["loss"], arrays["loss"])
+    found = ex.load_results(tmp_path, scale="book")
+    assert len(found) == 1 and ex.load_results(tmp_path, scale="paper") == {}
+
+
+def test_interrupted_smd_resumes_from_checkpoint(tmp_path, monkeypatch):
+    ctx, cfg = _ctx(), _cfg()
+    full, _ = ex.smd_unit(ctx, cfg, 4, 0.1, out=None, checkpoint_every=2)
+    calls = {"n": 0}
+    real = ex.meta.smd
+
+    def flaky(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(ex.meta, "smd", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        ex.smd_unit(ctx, cfg, 4, 0.1, out=tmp_path, checkpoint_every=2)
+    assert len(list(tmp_path.glob(".smd-T4-*.partial.npz"))) == 1 and not list(tmp_path.glob("*.json"))
+    monkeypatch.setattr(ex.meta, "smd", real)
+    resumed, _ = ex.smd_unit(ctx, cfg, 4, 0.1, out=tmp_path, checkpoint_every=2)
+    np.testing.assert_array_equal(resumed["values"], full["values"])
+    np.testing.assert_array_equal(resumed["beta"], full["beta"])
+    assert not list(tmp_path.glob(".*partial*")) and len(list(tmp_path.glob("smd-T4-*.json"))) == 1
+
+
+def test_long_and_sweep_units():
+    ctx, cfg = _ctx(), _cfg()
+    long, _ = ex.long_unit(ctx, cfg, [4, 8], {4: (0.05, 3.0), 8: (0.1, 0.5)})
+    assert long["train_loss"].shape == (2, 3) and list(long["horizons"]) == [4, 8]
+    sweep, _ = ex.sweep_unit(ctx, cfg)
+    assert sweep["loss"].shape == (2, 2, 2) and np.isfinite(sweep["loss"]).all()
+    assert np.allclose(ex.smd_choice([{"alpha_0": np.array([1.0, 2.0, 4.0]), "beta": np.array([1.0, 1.0, 9.0])}]),
+                       (4.0, 9.0))
+
+
+def test_cli_rejects_bad_arguments():
+    with pytest.raises(SystemExit):
+        ex.main(["mnist", "--scale", "huge"])
+    with pytest.raises(SystemExit):
+        ex.main(["mnist", "--samples", "0"])

@@ -1,0 +1,64 @@
+"""SGD with momentum and inverse-time decay: formulas, the optax equivalence and bad input."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import shb_lib  # noqa: F401
+from shb_lib import mlp, optim
+
+
+def test_inverse_time_decay_formula():
+    t = np.array([0.0, 1.0, 500.0, 5000.0, 20000.0])
+    got = np.asarray(optim.inverse_time_decay(jnp.asarray(t), 0.3, 1.7, 5000.0))
+    assert np.allclose(got, 0.3 / (1 + t / 5000.0) ** 1.7, rtol=1e-12)
+    assert np.allclose(np.asarray(optim.inverse_time_decay(jnp.asarray(t), 0.3, 0.0)), 0.3)
+
+
+def test_momentum_update_convention():
+    w, v, g = jnp.array([1.0]), jnp.array([2.0]), jnp.array([0.5])
+    w1, v1 = optim.momentum_update(w, v, g, 0.1, 0.9)
+    assert np.isclose(float(v1[0]), 0.9 * 2.0 + 0.5)
+    assert np.isclose(float(w1[0]), 1.0 - 0.1 * (0.9 * 2.0 + 0.5))
+
+
+def test_effective_learning_rate_is_steady_step():
+    # constant gradient: the step length tends to alpha / (1 - mu)
+    w, v = jnp.zeros(1), jnp.zeros(1)
+    for _ in range(300):
+        w_prev = w
+        w, v = optim.momentum_update(w, v, jnp.ones(1), 0.01, 0.9)
+    assert np.isclose(float(w_prev[0] - w[0]), float(optim.effective_learning_rate(0.01, 0.9)), rtol=1e-6)
+
+
+def test_equals_optax_sgd_with_schedule():
+    optax = pytest.importorskip("optax")
+    key = jax.random.PRNGKey(0)
+    params = mlp.init_mlp(key, (12, 7, 5, 3))
+    x = jax.random.uniform(key, (6, 40, 12), dtype=jnp.float32)
+    y = jax.random.randint(key, (6, 40), 0, 3).astype(jnp.int32)
+    alpha_0, beta, mu, K = 0.2, 2.0, 0.9, 3.0
+    tx = optim.optax_reference(alpha_0, beta, mu, K)
+    p_ours, v = params, optim.zeros_like_tree(params)
+    p_ref, state = params, tx.init(params)
+    grad = jax.jit(jax.grad(mlp.cross_entropy))
+    update = jax.jit(tx.update)
+    for t in range(6):
+        g = grad(p_ours, x[t], y[t])
+        p_ours, v = optim.momentum_update(p_ours, v, g, optim.inverse_time_decay(float(t), alpha_0, beta, K), mu)
+        upd, state = update(grad(p_ref, x[t], y[t]), state, p_ref)
+        p_ref = optax.apply_updates(p_ref, upd)
+    for a, b in zip(jax.tree.leaves(p_ours), jax.tree.leaves(p_ref)):
+        assert a.dtype == jnp.float32
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [({"alpha_0": 0.0}, "alpha_0"), ({"alpha_0": -1.0}, "alpha_0"), ({"beta": -0.1}, "beta"),
+     ({"mu": 1.0}, "mu"), ({"mu": -0.1}, "mu"), ({"K": 0.0}, "K")],
+)
+def test_bad_hyperparameters_are_named(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        optim.check_hyperparameters(**kwargs)
