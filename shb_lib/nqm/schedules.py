@@ -1,0 +1,412 @@
+"""Greedy, fixed and optimized learning-rate/momentum schedules (ICLR sections 2.2.3 and 2.3; short version
+section 2, Fig. 1) and the short-horizon meta-objective of ICLR Fig. 2.
+
+The optimized schedules follow the paper's protocol (ICLR section 2.3): Adam with learning rate 0.003 for 500 steps
+on the expected loss at ``T``, with an upper bound on the learning rate. The schedule variables are the learning
+rates and momenta themselves (as in the paper), clipped in the forward pass to ``[0, lr_max]`` and ``[0, MU_MAX]``,
+so the bounds hold by construction; they start in the middle of that box (``lr_max/2``, ``1/2``). The whole Adam loop
+is one ``lax.scan`` inside one ``jit``; the gradient is the exact adjoint of the ``T``-step moment recursion.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from .dynamics import (_check_problem, _check_schedule, _rollout, _trajectory, band_losses, cross_moment,
+                       diverged_to_inf, init_moments, theta_second_moment, velocity_second_moment)
+from .greedy import _greedy_rollout
+from .problem import BAND, PAPER_T, NoisyQuadratic, paper_problem
+
+__all__ = [
+    "Schedule", "greedy_schedule", "fixed_schedule", "optimized_schedule", "figure1_schedules",
+    "default_lr_max", "final_excess_loss", "final_excess_loss_and_grad", "constant_schedule_final_loss", "fixed_lr_meta_objective", "MU_MAX",
+    "PAPER_ADAM_LR", "PAPER_ADAM_STEPS",
+]
+
+#: The paper's meta-optimizer settings (ICLR section 2.3).
+PAPER_ADAM_LR = 0.003
+PAPER_ADAM_STEPS = 500
+#: Upper end of the momentum box used when fitting schedules.
+MU_MAX = 1.0 - 1e-6
+_ADAM_B1, _ADAM_B2, _ADAM_EPS = 0.9, 0.999, 1e-8
+OBJECTIVES = ("loss", "log_loss")
+
+
+def default_lr_max(problem: NoisyQuadratic):
+    """The learning-rate bound $2/h_{max}$: without momentum and noise no coordinate's loss can then grow
+    ($|1 - \\alpha h_i| \\le 1$), the condition the paper imposes in ICLR section 2.3."""
+    return 2.0 / jnp.max(problem.h)
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    """A learning-rate/momentum schedule and what it achieves.
+
+    ``lrs``, ``momenta``: shape ``(T,)``; ``losses``: excess loss at ``t = 0..T`` (``inf`` once diverged);
+    ``high_curvature_losses`` / ``low_curvature_losses``: the part of it on the 50 highest / lowest curvature
+    directions; ``max_loss_ratio``: $\\max_{t,i} E[\\theta_i^{(t)2}]/E[\\theta_i^{(0)2}]$ (the paper's bound asks
+    for <= 1); ``fit_objective``: the meta-objective at each Adam step (fitted schedules only).
+    """
+
+    kind: str
+    lrs: np.ndarray
+    momenta: np.ndarray
+    losses: np.ndarray
+    high_curvature_losses: np.ndarray
+    low_curvature_losses: np.ndarray
+    max_loss_ratio: float
+    fit_objective: np.ndarray | None = None
+
+    @property
+    def T(self) -> int:
+        return int(self.lrs.shape[0])
+
+    @property
+    def final_loss(self) -> float:
+        """Excess loss at ``t = T`` (``inf`` if the schedule diverged)."""
+        return float(self.losses[-1])
+
+    @property
+    def diverged(self) -> bool:
+        return not math.isfinite(self.final_loss)
+
+    def __repr__(self) -> str:
+        return (f"Schedule({self.kind}, T={self.T}, final excess loss={self.final_loss:.4g}, "
+                f"max loss ratio={self.max_loss_ratio:.3g})")
+
+
+def _summaries(problem, lrs, momenta):
+    """Losses, band losses and the largest per-coordinate second-moment ratio of a schedule (inside jit)."""
+    theta2 = _trajectory(problem, lrs, momenta).theta2
+    losses = diverged_to_inf(0.5 * jnp.sum(problem.h * theta2, axis=-1))
+    high, low = band_losses(problem, theta2, BAND)
+    ratio = jnp.max(theta2 / jnp.maximum(theta2[0], jnp.finfo(jnp.float64).tiny))
+    return losses, diverged_to_inf(high), diverged_to_inf(low), jnp.where(jnp.isfinite(ratio), ratio, jnp.inf)
+
+
+def _make(kind, problem, lrs, momenta, summaries, fit_objective=None):
+    losses, high, low, ratio = summaries
+    return Schedule(kind=kind, lrs=np.asarray(lrs), momenta=np.asarray(momenta), losses=np.asarray(losses),
+                    high_curvature_losses=np.asarray(high), low_curvature_losses=np.asarray(low),
+                    max_loss_ratio=float(ratio),
+                    fit_objective=None if fit_objective is None else np.asarray(fit_objective))
+
+
+def _check_T(T):
+    if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 1:
+        raise ValueError(f"T must be an integer >= 1 (allowed range: T >= 1), got {T!r}")
+    return int(T)
+
+
+# --- greedy -------------------------------------------------------------------------------------------------------
+
+@partial(jax.jit, static_argnums=(1, 2))
+def _greedy_core(problem, T, with_momentum):
+    lrs, momenta, _ = _greedy_rollout(problem, T, with_momentum)
+    return lrs, momenta, _summaries(problem, lrs, momenta)
+
+
+def greedy_schedule(problem: NoisyQuadratic, T: int, *, with_momentum: bool = True) -> Schedule:
+    """The greedy-optimal schedule: at every step the closed-form one-step optimum of ICLR Theorem 2 (momentum 0 and
+    Schaul et al.'s rate with ``with_momentum=False``, ICLR eq. 7)."""
+    _check_problem(problem)
+    T = _check_T(T)
+    lrs, momenta, summ = _greedy_core(problem, T, bool(with_momentum))
+    return _make("greedy", problem, lrs, momenta, summ)
+
+
+# --- meta-objectives ----------------------------------------------------------------------------------------------
+
+def final_excess_loss(problem, lrs, momenta):
+    """Meta-objective of the optimized schedule: the excess loss $\\tfrac12\\sum_i h_i E[\\theta_i^{(T)2}]$ after the
+    whole schedule (ICLR section 2.2.3), by a ``lax.scan`` of the second-moment recursions (ICLR eqs. 12-14)."""
+    h, s2 = problem.h, problem.sigma2
+    m0 = init_moments(problem)
+
+    def body(carry, hyper):
+        theta2, v2, theta_v = carry
+        a = hyper[0] * h
+        mu = hyper[1]
+        new_v2 = velocity_second_moment(theta2, v2, theta_v, a, mu, a * a * s2)
+        return (theta_second_moment(theta2, theta_v, new_v2, a, mu), new_v2,
+                cross_moment(theta2, theta_v, new_v2, a, mu)), None
+
+    (theta2, _, _), _ = lax.scan(body, (m0.theta2, m0.v2, m0.theta_v), (lrs, momenta))
+    return 0.5 * jnp.sum(h * theta2)
+
+
+def final_excess_loss_and_grad(problem, lrs, momenta):
+    r"""The meta-objective of :func:`final_excess_loss` and its exact gradient with respect to ``lrs`` and
+    ``momenta``, by the adjoint (reverse-mode) recursion of ICLR eqs. 12-14 written out by hand; about twice as fast
+    as ``jax.grad`` through the scan. With $a = \alpha h$ and adjoints $\lambda = (\lambda_{\theta^2},
+    \lambda_{v^2}, \lambda_{\theta v})$ of the state after a step, $\Lambda = \lambda_{\theta^2} + \lambda_{v^2} +
+    \lambda_{\theta v}$ (every new moment contains $E[v'^2]$ once):
+
+    $$\partial_\alpha = \sum_i h_i\big[\Lambda(2a(E\theta^2 + \sigma^2) - 2\mu E\theta v)
+    - (2\lambda_{\theta^2} + \lambda_{\theta v})E\theta^2\big],\quad
+    \partial_\mu = \sum_i \Lambda(2\mu Ev^2 - 2a E\theta v) + (2\lambda_{\theta^2} + \lambda_{\theta v})E\theta v,$$
+
+    and the adjoints propagate backwards as $\lambda_{\theta^2} \leftarrow \Lambda a^2 + \lambda_{\theta^2}(1 - 2a)
+    - \lambda_{\theta v} a$, $\lambda_{v^2} \leftarrow \Lambda\mu^2$,
+    $\lambda_{\theta v} \leftarrow \mu(2\lambda_{\theta^2} + \lambda_{\theta v}) - 2\mu a\Lambda$, starting from
+    $(h/2, 0, 0)$. Returns ``(loss, grad_lrs, grad_momenta)``."""
+    h, s2 = problem.h, problem.sigma2
+    m0 = init_moments(problem)
+
+    def forward(carry, hyper):
+        theta2, v2, theta_v = carry
+        a = hyper[0] * h
+        mu = hyper[1]
+        new_v2 = velocity_second_moment(theta2, v2, theta_v, a, mu, a * a * s2)
+        new = (theta_second_moment(theta2, theta_v, new_v2, a, mu), new_v2, cross_moment(theta2, theta_v, new_v2, a, mu))
+        return new, carry
+
+    (theta2, _, _), states = lax.scan(forward, (m0.theta2, m0.v2, m0.theta_v), (lrs, momenta))
+
+    def backward(lam, xs):
+        (theta2, v2, theta_v), lr, mu = xs
+        l1, _, l3 = lam
+        a = lr * h
+        big = lam[0] + lam[1] + lam[2]
+        c = 2.0 * l1 + l3
+        g_lr = jnp.sum(h * (big * (2.0 * a * (theta2 + s2) - 2.0 * mu * theta_v) - c * theta2))
+        g_mu = jnp.sum(big * (2.0 * mu * v2 - 2.0 * a * theta_v) + c * theta_v)
+        lam = (big * a * a + l1 * (1.0 - 2.0 * a) - l3 * a, big * mu * mu, mu * c - 2.0 * mu * a * big)
+        return lam, (g_lr, g_mu)
+
+    z = jnp.zeros_like(h)
+    _, (g_lrs, g_momenta) = lax.scan(backward, (0.5 * h, z, z), (states, lrs, momenta), reverse=True)
+    return 0.5 * jnp.sum(h * theta2), g_lrs, g_momenta
+
+
+def _one_step_affine(problem, lr, mu):
+    """ICLR eqs. 12-14 for a constant ``(lr, mu)`` as an affine map ``s -> A s + b`` on
+    ``s = (E[theta^2], E[v^2], E[theta v])``, per coordinate: ``A`` as 3x3 nested lists of ``(n,)`` arrays."""
+    a = lr * problem.h
+    mu2 = mu * mu + jnp.zeros_like(a)
+    A = [[(1 - a) ** 2, mu2, 2 * mu * (1 - a)],  # eq. 13 with eq. 12 substituted
+         [a * a, mu2, -2 * mu * a],  # eq. 12
+         [a * a - a, mu2, mu * (1 - 2 * a)]]  # eq. 14 with eq. 12 substituted
+    f = a * a * problem.sigma2
+    return A, [f, f, f]
+
+
+def _compose(outer, inner):
+    """The affine map ``outer o inner`` (apply ``inner`` first), elementwise over coordinates."""
+    (A1, b1), (A2, b2) = outer, inner
+    A = [[sum(A1[i][k] * A2[k][j] for k in range(3)) for j in range(3)] for i in range(3)]
+    b = [sum(A1[i][k] * b2[k] for k in range(3)) + b1[i] for i in range(3)]
+    return A, b
+
+
+def constant_schedule_final_loss(problem, lr, mu, T: int):
+    """Excess loss after ``T`` steps of the constant schedule ``(lr, mu)``: the affine one-step map of ICLR eqs. 12-14
+    raised to the power ``T`` by repeated squaring (``~2 log2 T`` compositions instead of ``T`` recursion steps).
+    This is the meta-objective of the fixed schedule."""
+    step_map = _one_step_affine(problem, lr, mu)
+    result = None
+    k = int(T)
+    while k:  # T is static: unrolled binary powering; powers of one map commute
+        if k & 1:
+            result = step_map if result is None else _compose(step_map, result)
+        k >>= 1
+        if k:
+            step_map = _compose(step_map, step_map)
+    A, b = result
+    m0 = init_moments(problem)
+    s0 = (m0.theta2, m0.v2, m0.theta_v)
+    theta2 = sum(A[0][k] * s0[k] for k in range(3)) + b[0]
+    return 0.5 * jnp.sum(problem.h * theta2)
+
+
+# --- Adam fits ----------------------------------------------------------------------------------------------------
+
+def _bounded(params, lr_max):
+    """Schedule from raw variables, clipped to the box ``[0, lr_max] x [0, MU_MAX]`` (bounds hold by construction),
+    and the derivative of the clip (1 inside the box, 0 outside)."""
+    lo = jnp.zeros_like(params)
+    hi = jnp.stack([jnp.broadcast_to(lr_max, params[0].shape), jnp.full(params[1].shape, MU_MAX)])
+    return jnp.clip(params, lo, hi), ((params >= lo) & (params <= hi)).astype(params.dtype)
+
+
+def _adam_fit(value_and_grad, params0, steps: int, adam_lr, project=None):
+    """Adam (Kingma & Ba 2015; default betas, eps 1e-8) fused in one ``lax.scan``. A step whose gradient is not
+    finite (a diverging schedule) is skipped; ``project`` (optional) maps the variables back after every step.
+    Returns the final params and the objective before each step."""
+
+    def body(carry, i):
+        p, m, v = carry
+        val, g = value_and_grad(p)
+        ok = jnp.all(jnp.isfinite(g))
+        g = jnp.where(ok, g, 0.0)
+        m = _ADAM_B1 * m + (1 - _ADAM_B1) * g
+        v = _ADAM_B2 * v + (1 - _ADAM_B2) * g * g
+        mhat = m / (1 - _ADAM_B1 ** (i + 1.0))
+        vhat = v / (1 - _ADAM_B2 ** (i + 1.0))
+        p = jnp.where(ok, p - adam_lr * mhat / (jnp.sqrt(vhat) + _ADAM_EPS), p)
+        if project is not None:
+            p = project(p)
+        return (p, m, v), val
+
+    z = jnp.zeros_like(params0)
+    (p, _, _), vals = lax.scan(body, (params0, z, z), jnp.arange(steps))
+    return p, vals
+
+
+def _fit(problem, T, steps, adam_lr, lr_max, use_log, tied, with_momentum, projected=False):
+    """Fit a schedule by Adam from the middle of the box. ``tied``: one learning rate and one momentum for all steps
+    (the fixed schedule, whose objective is computed by :func:`constant_schedule_final_loss`). ``projected``: clip
+    the variables themselves back into the box after every step (projected Adam) instead of only clipping the
+    schedule in the forward pass, where a variable that leaves the box gets no gradient and stays out."""
+    keep_mu = 1.0 if with_momentum else 0.0
+
+    def value_and_grad(p):
+        sched, dclip = _bounded(p, lr_max)
+        if tied:
+            loss, g = jax.value_and_grad(
+                lambda q: constant_schedule_final_loss(problem, q[0], keep_mu * q[1], T))(sched[:, 0])
+            g = jnp.broadcast_to(g[:, None], p.shape)
+        else:
+            loss, g_lr, g_mu = final_excess_loss_and_grad(problem, sched[0], keep_mu * sched[1])
+            g = jnp.stack([g_lr, keep_mu * g_mu])
+        g = g * dclip
+        value = jnp.where(use_log, jnp.log(loss), loss)
+        return value, jnp.where(use_log, g / loss, g)
+
+    width = 1 if tied else T
+    p0 = jnp.stack([jnp.full((width,), 0.5) * lr_max, jnp.full((width,), 0.5 * keep_mu)])
+    project = (lambda q: _bounded(q, lr_max)[0]) if projected else None
+    p, vals = _adam_fit(value_and_grad, p0, steps, adam_lr, project)
+    sched, _ = _bounded(p, lr_max)
+    lrs = jnp.broadcast_to(sched[0], (T,))
+    momenta = keep_mu * jnp.broadcast_to(sched[1], (T,))
+    return lrs, momenta, _summaries(problem, lrs, momenta), vals
+
+
+_fit_jit = jax.jit(_fit, static_argnums=(1, 2, 6, 7, 8))
+def _fit_args(problem, T, steps, adam_lr, lr_max, objective):
+    _check_problem(problem)
+    T = _check_T(T)
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
+    if not (float(adam_lr) > 0 and math.isfinite(float(adam_lr))):
+        raise ValueError(f"adam_lr must be > 0 and finite (allowed range: 0 < adam_lr < inf), got {adam_lr!r}")
+    lr_max = default_lr_max(problem) if lr_max is None else lr_max
+    if not (float(lr_max) > 0 and math.isfinite(float(lr_max))):
+        raise ValueError(f"lr_max must be > 0 and finite (allowed range: 0 < lr_max < inf), got {lr_max!r}")
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    return T, int(steps), jnp.float64(adam_lr), jnp.float64(lr_max), jnp.asarray(objective == "log_loss")
+
+
+def optimized_schedule(problem: NoisyQuadratic, T: int, *, steps: int = PAPER_ADAM_STEPS,
+                       adam_lr: float = PAPER_ADAM_LR, lr_max: float | None = None, objective: str = "loss",
+                       with_momentum: bool = True, projected: bool = False) -> Schedule:
+    """A schedule of ``T`` learning rates and momenta fitted by Adam to minimise the excess loss at ``T`` (ICLR
+    section 2.3: Adam, learning rate 0.003, 500 steps). ``lr_max`` bounds the learning rate (default
+    :func:`default_lr_max`, $2/h_{max}$); ``objective="log_loss"`` fits the logarithm of the loss instead (same
+    minimiser; Adam keeps moving when the loss falls by many orders of magnitude). By default the schedule is clipped
+    to the box in the forward pass only (a variable that leaves the box stops moving: our reading of the paper's
+    protocol); ``projected=True`` runs projected Adam, which converges further."""
+    T, steps, adam_lr, lr_max, use_log = _fit_args(problem, T, steps, adam_lr, lr_max, objective)
+    lrs, momenta, summ, vals = _fit_jit(problem, T, steps, adam_lr, lr_max, use_log, False, bool(with_momentum),
+                                        bool(projected))
+    return _make("optimized", problem, lrs, momenta, summ, vals)
+
+
+def fixed_schedule(problem: NoisyQuadratic, T: int, *, steps: int = PAPER_ADAM_STEPS,
+                   adam_lr: float = PAPER_ADAM_LR, lr_max: float | None = None, objective: str = "loss",
+                   with_momentum: bool = True, projected: bool = False) -> Schedule:
+    """The best constant learning rate and momentum for horizon ``T``, fitted exactly as :func:`optimized_schedule`
+    (ICLR section 2.3: "fixed learning rate and momentum, with the two hyperparameters fit using Adam")."""
+    T, steps, adam_lr, lr_max, use_log = _fit_args(problem, T, steps, adam_lr, lr_max, objective)
+    lrs, momenta, summ, vals = _fit_jit(problem, T, steps, adam_lr, lr_max, use_log, True, bool(with_momentum),
+                                        bool(projected))
+    return _make("fixed", problem, lrs, momenta, summ, vals)
+
+
+# --- the whole of Fig. 1 in one jit ---------------------------------------------------------------------------------
+
+#: Fit settings of Fig. 1 per problem: the paper's protocol for the noisy problem; for the deterministic one the loss
+#: falls by ~30 orders of magnitude, so we fit its log, and the greedy (= conjugate gradient) schedule itself needs
+#: ``lr > 2/h_max``, so the bound is the heavy-ball stability limit ``4/h_max`` (momentum -> 1).
+FIGURE1_SETTINGS = {
+    "noisy": {"lr_max_times_hmax": 2.0, "objective": "loss"},
+    "deterministic": {"lr_max_times_hmax": 4.0, "objective": "log_loss"},
+}
+
+
+@partial(jax.jit, static_argnums=(2, 3))
+def _figure1_core(problems, lr_maxs, T, steps, adam_lr, use_logs):
+    """Greedy, fixed and optimized schedules of both problems, each kind vmapped over the two problems."""
+    greedy = jax.vmap(lambda p: _greedy_core.__wrapped__(p, T, True))(problems)
+    fixed = jax.vmap(lambda p, lm, ul: _fit(p, T, steps, adam_lr, lm, ul, True, True))(problems, lr_maxs, use_logs)
+    opt = jax.vmap(lambda p, lm, ul: _fit(p, T, steps, adam_lr, lm, ul, False, True))(problems, lr_maxs, use_logs)
+    return greedy, fixed, opt
+
+
+def _stack_problems(problems):
+    return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *problems)
+
+
+def figure1_schedules(T: int = PAPER_T, *, steps: int = PAPER_ADAM_STEPS, adam_lr: float = PAPER_ADAM_LR,
+                      noise_scale: float = 1.0) -> dict[str, dict[str, Schedule]]:
+    """Greedy, fixed and optimized schedules on :func:`paper_problem` with and without noise (short version Fig. 1a,
+    b; ICLR Fig. 3), computed together in one jitted call (the noisy and deterministic fits are vmapped).
+    Returns ``{"noisy": {"greedy": ..., "fixed": ..., "optimized": ...}, "deterministic": {...}}``."""
+    T = _check_T(T)
+    noisy = paper_problem(noise=True).with_noise_scale(noise_scale)
+    det = paper_problem(noise=False)
+    names = ("noisy", "deterministic")
+    hmax = float(jnp.max(noisy.h))
+    lr_maxs = jnp.array([FIGURE1_SETTINGS[k]["lr_max_times_hmax"] / hmax for k in names])
+    use_logs = jnp.array([FIGURE1_SETTINGS[k]["objective"] == "log_loss" for k in names])
+    problems = _stack_problems([noisy, det])
+    greedy, fixed, opt = _figure1_core(problems, lr_maxs, T, int(steps), jnp.float64(adam_lr), use_logs)
+    out = {}
+    for b, (name, prob) in enumerate(zip(names, (noisy, det))):
+        pick = lambda tree: jax.tree_util.tree_map(lambda x: x[b], tree)  # noqa: E731
+        g, f, o = pick(greedy), pick(fixed), pick(opt)
+        out[name] = {
+            "greedy": _make("greedy", prob, g[0], g[1], g[2]),
+            "fixed": _make("fixed", prob, f[0], f[1], f[2], f[3]),
+            "optimized": _make("optimized", prob, o[0], o[1], o[2], o[3]),
+        }
+    return out
+
+
+# --- ICLR Fig. 2: short-horizon meta-objectives ---------------------------------------------------------------------
+
+def _meta_objective(problem, lr, horizon: int, decay_steps: int, decay: float, momentum):
+    lrs = jnp.concatenate([jnp.full((horizon,), lr), lr * decay ** jnp.arange(1, decay_steps + 1)])
+    return _rollout(problem, lrs, jnp.full(lrs.shape, momentum))[-1]
+
+
+@partial(jax.jit, static_argnums=(2, 3))
+def _meta_objective_grid(problem, lrs, horizon, decay_steps, decay, momentum):
+    return jax.vmap(lambda lr: _meta_objective(problem, lr, horizon, decay_steps, decay, momentum))(lrs)
+
+
+def fixed_lr_meta_objective(problem: NoisyQuadratic, lrs, horizon: int, *, decay_steps: int = 0,
+                            decay: float = 0.9, momentum: float = 0.0):
+    """ICLR Fig. 2: excess loss after ``horizon`` steps at each fixed learning rate in ``lrs`` (solid curves), or
+    after ``horizon`` fixed steps followed by ``decay_steps`` steps with the rate decayed exponentially,
+    ``lr * decay**k`` for ``k = 1..decay_steps`` (dashed curves; the paper uses 50 steps)."""
+    _check_problem(problem)
+    horizon = _check_T(horizon)
+    lrs = jnp.asarray(lrs, jnp.float64)
+    if lrs.ndim != 1 or lrs.shape[0] < 1:
+        raise ValueError(f"lrs must be a non-empty 1-D array, got shape {lrs.shape}")
+    _check_schedule(lrs, jnp.full(lrs.shape, momentum))
+    if isinstance(decay_steps, bool) or not isinstance(decay_steps, (int, np.integer)) or decay_steps < 0:
+        raise ValueError(f"decay_steps must be an integer >= 0, got {decay_steps!r}")
+    if not (0 < float(decay) <= 1):
+        raise ValueError(f"decay must satisfy 0 < decay <= 1, got {decay!r}")
+    return _meta_objective_grid(problem, lrs, horizon, int(decay_steps), jnp.float64(decay), jnp.float64(momentum))

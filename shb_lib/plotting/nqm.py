@@ -1,0 +1,157 @@
+"""Figures of the noisy-quadratic chapters (ICLR section 2 and Figs. 2-3; short version section 2 and Fig. 1).
+
+Each function computes nothing the library does not already provide and returns a matplotlib figure (or
+``(fig, axes)``); losses are drawn on log scales, as in the paper.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from . import SCHEDULE_COLORS, horizon_color, new_figure
+
+__all__ = [
+    "monte_carlo_figure", "one_step_loss_figure", "schedules_panels", "fit_curves_figure", "meta_objective_figure",
+    "schedules_figure", "SLIDER_GRID",
+]
+
+
+def monte_carlo_figure(exact, mc_mean, mc_se, z, *, n_runs: int, title: str):
+    """Left: exact excess loss (line) and the Monte-Carlo mean with a +-2 standard-error band (log scale).
+    Right: the per-step z-score with the +-3 band. Returns ``(fig, axes)``."""
+    t = np.arange(len(exact))
+    fig, (ax, az) = new_figure(2, 1, width=9.6, height=3.6)
+    mc = SCHEDULE_COLORS["monte carlo"]
+    ax.fill_between(t, mc_mean - 2 * mc_se, mc_mean + 2 * mc_se, color=mc, alpha=0.3, lw=0,
+                    label=f"Monte Carlo mean $\\pm$ 2 s.e. ({n_runs} runs)")
+    ax.plot(t, mc_mean, color=mc, lw=1.0)
+    ax.plot(t, exact, color="k", lw=1.2, ls="--", label="exact recursion (ICLR Thm. 1)")
+    ax.set(yscale="log", xlabel="step $t$", ylabel="excess loss $\\frac{1}{2}\\sum_i h_i E[\\theta_i^2]$")
+    ax.legend()
+    az.axhspan(-3, 3, color="0.85", lw=0)
+    az.plot(t, z, color=mc, lw=1.0, marker=".", ms=3)
+    az.set(xlabel="step $t$", ylabel="z-score of the Monte-Carlo mean", ylim=(-5, 5))
+    fig.suptitle(title, fontweight="bold")
+    return fig, (ax, az)
+
+
+def one_step_loss_figure(lr_grid, mu_grid, losses, greedy, brute, *, title: str):
+    """Contours of the one-step expected loss over ``(alpha, mu)`` with the closed-form minimiser (dot) and the
+    brute-force one (cross). ``losses`` has shape ``(len(mu_grid), len(lr_grid))``. Returns ``(fig, ax)``."""
+    fig, ax = new_figure(1, 1, width=5.6, height=4.2)
+    levels = np.quantile(losses, np.linspace(0, 1, 25) ** 2)
+    cs = ax.contourf(lr_grid, mu_grid, losses, levels=np.unique(levels), cmap="viridis")
+    fig.colorbar(cs, ax=ax, label="expected loss after one step")
+    ax.plot(*greedy, "o", color=SCHEDULE_COLORS["greedy"], ms=9, label="closed form (ICLR Thm. 2)")
+    ax.plot(*brute, "x", color="w", ms=10, mew=2, label="brute-force minimiser")
+    ax.set(xlabel="learning rate $\\alpha$", ylabel="momentum $\\mu$", title=title)
+    ax.legend(loc="upper right", framealpha=0.8, frameon=True)
+    return fig, ax
+
+
+def schedules_panels(schedules: dict, *, title: str, bands: bool = True):
+    """Learning rate, momentum, total excess loss and (``bands=True``) the 50 highest / lowest curvature losses of
+    each schedule (short version Fig. 1, ICLR Fig. 3). ``schedules`` maps a kind ("greedy", "fixed", "optimized")
+    to a :class:`shb_lib.nqm.Schedule`. Returns ``(fig, axes)``."""
+    ncols = 4 if bands else 3
+    fig, axes = new_figure(ncols, 1, width=3.2 * ncols, height=3.3)
+    for kind, s in schedules.items():
+        color = SCHEDULE_COLORS[kind]
+        t = np.arange(s.T + 1)
+        axes[0].plot(np.arange(s.T), s.lrs, color=color, label=kind)
+        axes[1].plot(np.arange(s.T), s.momenta, color=color, label=kind)
+        axes[2].plot(t, s.losses, color=color, label=f"{kind}: {s.final_loss:.4g}")
+        if bands:
+            axes[3].plot(t, s.high_curvature_losses, color=color, label=f"{kind}, 50 highest $h$")
+            axes[3].plot(t, s.low_curvature_losses, color=color, ls="--", label=f"{kind}, 50 lowest $h$")
+    axes[0].set(xlabel="step $t$", ylabel="learning rate $\\alpha_t$", yscale="log")
+    axes[1].set(xlabel="step $t$", ylabel="momentum $\\mu_t$")
+    axes[2].set(xlabel="step $t$", ylabel="excess loss", yscale="log")
+    axes[2].legend(title="final loss")
+    if bands:
+        axes[3].set(xlabel="step $t$", ylabel="excess loss on 50 directions", yscale="log")
+        axes[3].legend(fontsize=7)
+    fig.suptitle(title, fontweight="bold")
+    return fig, axes
+
+
+def fit_curves_figure(curves: dict, *, paper_value: float | None = None, title: str):
+    """The meta-objective against the Adam step for each fit (``curves``: label -> array), log scale, with the
+    paper's reported value as a dotted line. Returns ``(fig, ax)``."""
+    fig, ax = new_figure(1, 1, width=6.4, height=3.6)
+    for i, (label, y) in enumerate(curves.items()):
+        ax.plot(np.arange(len(y)), y, color=horizon_color(i), label=label)
+    if paper_value is not None:
+        ax.axhline(paper_value, color="k", ls=":", lw=1, label=f"paper: {paper_value}")
+    ax.set(xlabel="Adam step", ylabel="excess loss at $T$", yscale="log", title=title)
+    ax.legend()
+    return fig, ax
+
+
+def meta_objective_figure(lrs, solid: dict, dashed: dict, *, decay_steps: int, title: str):
+    """ICLR Fig. 2: excess loss after ``k`` steps at a fixed learning rate (solid) and after the same ``k`` steps
+    followed by ``decay_steps`` exponentially decayed steps (dashed), against the learning rate; the minimiser of
+    each curve is marked. ``solid``/``dashed`` map the horizon ``k`` to an array over ``lrs``. Returns ``(fig, ax)``."""
+    fig, ax = new_figure(1, 1, width=6.4, height=4.0)
+    for i, k in enumerate(solid):
+        c = horizon_color(i)
+        ax.plot(lrs, solid[k], color=c, label=f"{k} steps")
+        ax.plot(lrs, dashed[k], color=c, ls="--", label=f"{k} steps + {decay_steps} decayed")
+        for y, marker in ((solid[k], "o"), (dashed[k], "s")):
+            j = int(np.argmin(y))
+            ax.plot(lrs[j], y[j], marker, color=c, ms=6, mfc="none" if marker == "s" else c)
+    ax.set(xscale="log", yscale="log", xlabel="fixed learning rate $\\alpha$", ylabel="excess loss (meta-objective)",
+           title=title)
+    ax.legend(ncol=2, fontsize=8)
+    return fig, ax
+
+
+# --- chapter 3's slider ---------------------------------------------------------------------------------------------
+
+#: The grid of the static slider: horizons of the short-horizon meta-objective and noise scales (x sigma2 = 1/h).
+SLIDER_GRID = {"horizon": [1, 10, 30, 100, 250], "noise": [0.0, 0.25, 1.0, 4.0]}
+_SLIDER_LONG = 250
+_SLIDER_LRS = np.geomspace(1e-3, 0.2, 40)
+
+
+@functools.lru_cache(maxsize=64)
+def _slider_data(horizon: int, noise: float):
+    from shb_lib import nqm
+
+    problem = nqm.paper_problem().with_noise_scale(noise)
+    meta = np.asarray(nqm.fixed_lr_meta_objective(problem, _SLIDER_LRS, horizon))
+    best = float(_SLIDER_LRS[int(np.argmin(meta))])
+    curve = np.asarray(nqm.rollout(problem, np.full(_SLIDER_LONG, best), np.zeros(_SLIDER_LONG)))
+    greedy = nqm.greedy_schedule(problem, _SLIDER_LONG, with_momentum=False)
+    return meta, best, curve, greedy
+
+
+def schedules_figure(horizon: int, noise: float):
+    """One frame of chapter 3's slider (plain SGD, paper's problem with ``sigma2 = noise / h``). Left: the
+    meta-objective "excess loss after ``horizon`` steps" against a fixed learning rate, its minimiser marked (and the
+    ``250``-step one for reference). Right: training for 250 steps with the learning rate that the ``horizon``-step
+    meta-objective picked, beside the 250-step choice and the greedy (1-step) schedule. Pure: same arguments, same
+    picture; about 0.1-0.5 s per frame once compiled."""
+    meta, best, curve, greedy = _slider_data(int(horizon), float(noise))
+    meta_long, best_long, curve_long, _ = _slider_data(_SLIDER_LONG, float(noise))
+    fig, (ax, ax2) = new_figure(2, 1, width=9.6, height=3.6)
+    ax.plot(_SLIDER_LRS, meta, color=horizon_color(0), label=f"after {horizon} steps")
+    ax.plot(_SLIDER_LRS, meta_long, color=horizon_color(3), label=f"after {_SLIDER_LONG} steps")
+    ax.axvline(best, color=horizon_color(0), ls=":", lw=1)
+    ax.axvline(best_long, color=horizon_color(3), ls=":", lw=1)
+    ax.set(xscale="log", yscale="log", xlabel="fixed learning rate $\\alpha$", ylabel="excess loss",
+           title="Meta-objective of a fixed learning rate")
+    ax.legend()
+    t = np.arange(_SLIDER_LONG + 1)
+    ax2.plot(t, curve, color=horizon_color(0), label=f"$\\alpha$ = {best:.3g} (chosen at {horizon} steps)")
+    ax2.plot(t, curve_long, color=horizon_color(3), label=f"$\\alpha$ = {best_long:.3g} (chosen at {_SLIDER_LONG})")
+    ax2.plot(t, greedy.losses, color=SCHEDULE_COLORS["greedy"], ls="--", lw=1.2, label="greedy (1-step) schedule")
+    ax2.set(yscale="log", xlabel="step $t$", ylabel="excess loss", title=f"Training for {_SLIDER_LONG} steps")
+    ax2.legend(fontsize=8)
+    fig.suptitle(f"Horizon {horizon}, noise x{noise:g}: the short-horizon choice of learning rate",
+                 fontweight="bold")
+    plt.close(fig)
+    return fig
