@@ -5,6 +5,7 @@ Notebook outputs are only ever committed through this command::
     python -m shb_lib.book run                 # every notebook listed in _toc.yml
     python -m shb_lib.book run book/03-*.ipynb # only the named ones
     python -m shb_lib.book list                # the notebooks of the table of contents, in reading order
+    python -m shb_lib.book readme-figure       # redraw book/images/readme-figure.png (README's picture)
 
 Each notebook is executed in a fresh kernel of the current environment, in its own folder (as nbval and the reader's
 Jupyter do), with widget state stored so that the built book can draw the controls. No timing metadata is written, so
@@ -118,6 +119,24 @@ def run_notebook(path: pathlib.Path, timeout: int = 1800) -> float:
     return elapsed
 
 
+README_FIGURE = ROOT / "book" / "images" / "readme-figure.png"
+
+
+def readme_figure(path: pathlib.Path = README_FIGURE) -> pathlib.Path:
+    """Draw the README's picture, chapter 3's Fig. 1 (greedy vs fixed vs optimized on the paper's problem)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from shb_lib import nqm
+    from shb_lib.plotting.nqm import schedules_panels
+
+    schedules = nqm.figure1_schedules(nqm.PAPER_T)
+    fig, _ = schedules_panels(schedules["noisy"], title="Greedy (one-step-optimal) steps shrink at once and end 15x worse")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, metadata={"Software": None})
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shb_lib.book", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -125,11 +144,15 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("notebooks", nargs="*", help="notebooks to run (default: every notebook in _toc.yml)")
     run.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell (default 1800)")
     sub.add_parser("list", help="print the notebooks of the table of contents")
+    sub.add_parser("readme-figure", help=f"redraw {README_FIGURE.relative_to(ROOT)}")
     args = parser.parse_args(argv)
 
     if args.cmd == "list":
         for p in toc_notebooks():
             print(p.relative_to(ROOT))
+        return 0
+    if args.cmd == "readme-figure":
+        print(readme_figure().relative_to(ROOT))
         return 0
     paths = [pathlib.Path(p) for p in args.notebooks] or toc_notebooks()
     missing = [str(p) for p in paths if not p.exists()]
