@@ -127,19 +127,24 @@ def greedy_schedule(problem: NoisyQuadratic, T: int, *, with_momentum: bool = Tr
 def final_excess_loss(problem, lrs, momenta):
     """Meta-objective of the optimized schedule: the excess loss $\\tfrac12\\sum_i h_i E[\\theta_i^{(T)2}]$ after the
     whole schedule (ICLR section 2.2.3), by a ``lax.scan`` of the second-moment recursions (ICLR eqs. 12-14)."""
-    h, s2 = problem.h, problem.sigma2
+    h = problem.h
     m0 = init_moments(problem)
 
     def body(carry, hyper):
-        theta2, v2, theta_v = carry
-        a = hyper[0] * h
-        mu = hyper[1]
-        new_v2 = velocity_second_moment(theta2, v2, theta_v, a, mu, a * a * s2)
-        return (theta_second_moment(theta2, theta_v, new_v2, a, mu), new_v2,
-                cross_moment(theta2, theta_v, new_v2, a, mu)), None
+        return _second_moments_step(problem, carry, hyper), None
 
     (theta2, _, _), _ = lax.scan(body, (m0.theta2, m0.v2, m0.theta_v), (lrs, momenta))
     return 0.5 * jnp.sum(h * theta2)
+
+
+def _second_moments_step(problem, carry, hyper):
+    """One step of the second-moment recursions (ICLR eqs. 12-14) on ``(E theta^2, E v^2, E theta v)`` with
+    ``hyper = (lr, momentum)``; the means are not needed by the excess loss."""
+    theta2, v2, theta_v = carry
+    a = hyper[0] * problem.h
+    mu = hyper[1]
+    new_v2 = velocity_second_moment(theta2, v2, theta_v, a, mu, a * a * problem.sigma2)
+    return (theta_second_moment(theta2, theta_v, new_v2, a, mu), new_v2, cross_moment(theta2, theta_v, new_v2, a, mu))
 
 
 def final_excess_loss_and_grad(problem, lrs, momenta):
@@ -161,12 +166,7 @@ def final_excess_loss_and_grad(problem, lrs, momenta):
     m0 = init_moments(problem)
 
     def forward(carry, hyper):
-        theta2, v2, theta_v = carry
-        a = hyper[0] * h
-        mu = hyper[1]
-        new_v2 = velocity_second_moment(theta2, v2, theta_v, a, mu, a * a * s2)
-        new = (theta_second_moment(theta2, theta_v, new_v2, a, mu), new_v2, cross_moment(theta2, theta_v, new_v2, a, mu))
-        return new, carry
+        return _second_moments_step(problem, carry, hyper), carry
 
     (theta2, _, _), states = lax.scan(forward, (m0.theta2, m0.v2, m0.theta_v), (lrs, momenta))
 
