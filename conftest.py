@@ -5,7 +5,14 @@ Prints the time each phase of the suite took: unit tests, each chapter under nbv
 
 from __future__ import annotations
 
+import os
 import pathlib
+
+
+def pytest_configure(config):
+    # nbval's kernels inherit this environment. A non-inline MPLBACKEND (e.g. Agg, common on CI machines) would make
+    # every figure vanish from the re-executed chapters; without it matplotlib picks Agg by itself when headless.
+    os.environ.pop("MPLBACKEND", None)
 
 
 _DURATIONS: dict[str, float] = {}

@@ -104,6 +104,8 @@ def run_notebook(path: pathlib.Path, timeout: int = 1800) -> float:
             cell.metadata.pop("execution", None)
     # A batch run stores the static sliders only: live ipywidgets controls would be dead in the built book.
     os.environ["SHB_LIVE"] = "0"
+    # The kernel must draw figures inline; an inherited MPLBACKEND (e.g. Agg) would drop every figure.
+    os.environ.pop("MPLBACKEND", None)
     client = NotebookClient(
         nb,
         timeout=timeout,
