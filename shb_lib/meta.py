@@ -94,10 +94,12 @@ def adam_update(hparams, grads, state: AdamState, lr, b1=0.9, b2=0.999, eps=1e-8
 
 
 def clip_hparams(hparams, mu_default=optim.MOMENTUM):
-    """Value clipping in log space: ``alpha_eff`` in [1e-4, 10], ``beta`` in [1e-4, 1e3] (authors' code)."""
+    """Value clipping in log space (authors' code): ``alpha_eff`` in [1e-4, 10], ``beta`` in [1e-4, 1e3] and
+    ``mu`` in [0, 0.999], each for the keys present (offline SMD has ``log_beta``; online SMD has none)."""
     out = dict(hparams)
     out["log_alpha_eff"] = jnp.clip(hparams["log_alpha_eff"], *map(math.log, ALPHA_EFF_RANGE))
-    out["log_beta"] = jnp.clip(hparams["log_beta"], *map(math.log, BETA_RANGE))
+    if "log_beta" in hparams:
+        out["log_beta"] = jnp.clip(hparams["log_beta"], *map(math.log, BETA_RANGE))
     if "log_one_minus_mu" in hparams:
         out["log_one_minus_mu"] = jnp.clip(hparams["log_one_minus_mu"], math.log(1 - MU_RANGE[1]), 0.0)
     return out

@@ -45,8 +45,6 @@ from . import meta, mlp, optim
 LOOKAHEAD = 5
 #: Effective learning rate at the last training step after the exponential decay (ICLR section 3.3).
 FINAL_LR = 1e-4
-#: Range of ``1 - mu`` (value clipping): ``mu`` in [0, 0.999], as :data:`shb_lib.meta.MU_RANGE`.
-ONE_MINUS_MU_RANGE = (1.0 - meta.MU_RANGE[1], 1.0 - meta.MU_RANGE[0])
 #: Initial ``(alpha, mu)`` of the paper's SMD runs (authors' code): raw ``alpha`` from 1e-3 to 0.1, ``mu = 0.9``.
 PAPER_INIT_LRS = (1e-3, 5e-3, 1e-2, 5e-2, 1e-1)
 #: The hand-tuned baseline of the authors' code: ``alpha = 0.1, mu = 0.9`` (``alpha_eff = 1``).
@@ -190,21 +188,13 @@ def meta_gradient(h, w, v, images, labels, train_idx, eval_idx):
     return jnp.where(ok, value, jnp.inf), grads
 
 
-def clip_online_hparams(h):
-    """Value clipping in log space (authors' code): ``alpha_eff`` in [1e-4, 10], ``1 - mu`` in [1e-3, 1]."""
-    lo_a, hi_a = map(math.log, meta.ALPHA_EFF_RANGE)
-    lo_m, hi_m = map(math.log, ONE_MINUS_MU_RANGE)
-    return {"log_alpha_eff": jnp.clip(h["log_alpha_eff"], lo_a, hi_a),
-            "log_one_minus_mu": jnp.clip(h["log_one_minus_mu"], lo_m, hi_m)}
-
-
 def meta_update(h, adam: meta.AdamState, value, grads, meta_lr, b2=0.999):
     """MetaStep of Algorithm 1: gradients clipped to ``+-10`` (:data:`shb_lib.meta.GRAD_CLIP`), one Adam step
-    (:func:`shb_lib.meta.adam_update`), values clipped (:func:`clip_online_hparams`). If ``value`` is not finite
+    (:func:`shb_lib.meta.adam_update`), values clipped (:func:`shb_lib.meta.clip_hparams`). If ``value`` is not finite
     (the lookahead diverged) ``h`` and the Adam state are returned unchanged. Returns ``(h', adam')``."""
     clipped = jax.tree.map(lambda g: jnp.clip(g, -meta.GRAD_CLIP, meta.GRAD_CLIP), grads)
     new, new_adam = meta.adam_update(h, clipped, adam, meta_lr, b2=b2)
-    new = clip_online_hparams(new)
+    new = meta.clip_hparams(new)
     ok = jnp.isfinite(value)
     keep = lambda a, b: jax.tree.map(lambda x, y: jnp.where(ok, x, y), a, b)  # noqa: E731
     return keep(new, h), keep(new_adam, adam)
