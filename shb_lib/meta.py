@@ -246,7 +246,9 @@ def random_search(key, problem: hg.OfflineProblem, n_samples: int, alpha_0_range
     alpha_0 = sample_log_uniform(ka, n_samples, *alpha_0_range)
     beta = sample_log_uniform(kb, n_samples, *beta_range)
     n_dev = len(jax.devices())
-    chunk = -(-min(chunk, n_samples) // n_dev) * n_dev
+    n_chunks = -(-n_samples // min(chunk, n_samples))
+    chunk = -(-n_samples // n_chunks)  # equal chunks: 96 samples at chunk 64 run as 2 x 48, not 2 x 64 padded
+    chunk = -(-chunk // n_dev) * n_dev
     pad = (-n_samples) % chunk
     a_pad = jnp.concatenate([alpha_0, jnp.full((pad,), alpha_0[0])])
     b_pad = jnp.concatenate([beta, jnp.full((pad,), beta[0])])

@@ -91,6 +91,20 @@ def test_random_search_vmap_equals_loop_and_flags_divergence(data):
     assert (a, b) == (s["alpha_0"][np.argmin(s["loss"])], s["beta"][np.argmin(s["loss"])])
 
 
+def test_random_search_splits_samples_into_equal_chunks(data, monkeypatch):
+    """96 samples at chunk 64 run as 2 x 48 (not 64 + 64 with 32 padded); the chunking leaves the losses alone."""
+    x, y = data
+    p = hg.make_offline_problem(jax.random.PRNGKey(5), x, y, _w0(data), 4, 20, 1, K=10.0)
+    sizes, real = [], meta.surface_losses
+    monkeypatch.setattr(meta, "surface_losses", lambda a, b, pr: sizes.append(a.shape[0]) or real(a, b, pr))
+    s6 = meta.random_search(jax.random.PRNGKey(6), p, 10, chunk=6)
+    assert sizes == [5, 5]
+    sizes.clear()
+    s4 = meta.random_search(jax.random.PRNGKey(6), p, 10, chunk=4)
+    assert sizes == [4, 4, 4]
+    np.testing.assert_allclose(s6["loss"], s4["loss"], rtol=1e-5)
+
+
 def test_train_schedule_records_and_validates(data):
     x, y = data
     w0 = _w0(data)
