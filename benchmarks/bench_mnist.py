@@ -3,10 +3,12 @@
     python benchmarks/bench_mnist.py [--synthetic] [--rss]
 
 1. Hypergradient lookahead cost per step / plain training step (same batch size, same run), with 2 and 3
-   hyperparameters (forward mode), and reverse mode for comparison.
+   hyperparameters (forward mode), and reverse mode for comparison; beside it the arithmetic ratio (XLA's FLOP
+   count of one forward-mode step over one plain step), the floor that no schedule of the same arithmetic beats.
 2. Memory of the hypergradient at T = 20k vs T = 100 (XLA's compiled memory analysis: arguments + outputs +
    scratch), forward vs reverse mode; with --rss also the peak resident memory of a real run in a subprocess.
-3. Loss-surface throughput (sample-steps per second): vmap over samples vs a Python loop over samples.
+3. Loss-surface throughput (sample-steps per second): vmap over samples vs a Python loop over samples; beside it
+   the ceiling of any batching, the machine's large-matrix-product rate over the rate one sample already reaches.
 
 Uses MNIST (SHB_DATA_DIR) when available, else (or with --synthetic) random data of the same shape.
 """
@@ -95,15 +97,36 @@ def main(argv=None) -> int:
     return 0
 
 
+def flops(fn, *args) -> float:
+    """Floating-point operations of one call of ``fn`` as XLA counts them (its compiled cost analysis)."""
+    ca = jax.jit(fn).lower(*args).compile().cost_analysis()
+    return float((ca[0] if isinstance(ca, list) else ca)["flops"])
+
+
+def step_flops(p, h):
+    """FLOPs of one plain training step and of one forward-mode step (state and tangents) with hyperparameters h."""
+    w, idx, t = p.w0, p.train_idx[0], jnp.float32(0.0)
+    v = jax.tree.map(jnp.zeros_like, w)
+    n_h = len(h)
+    u = jax.tree.map(lambda x: jnp.zeros((n_h,) + x.shape, x.dtype), w)
+    plain = flops(lambda w, v: hg.sgd_step(w, v, t, h, p, idx), w, v)
+    forward = flops(lambda c: hg.tangent_step(c, t, h, p, idx), (w, v, u, u))
+    return plain, forward
+
+
 def part1(p, T, h2, h3):
     print("\n1. cost per lookahead step (ms), ratio to a plain training step, same run")
     plain = best_time(lambda: hg.meta_objective(h2, p)) / T
-    rows = [("plain training step", plain)]
+    rows = [("plain training step", plain, None)]
     for name, h in (("forward mode, 2 hyperparameters", h2), ("forward mode, 3 hyperparameters", h3)):
-        rows.append((name, best_time(lambda h=h: hg.hypergradient(h, p)) / T))
-    rows.append(("reverse mode, 3 hyperparameters", best_time(lambda: hg.reverse_hypergradient(h3, p)) / T))
-    for name, t in rows:
-        print(f"   {name:<36s} {1e3 * t:7.3f} ms   x{t / plain:5.2f}")
+        f_plain, f_fwd = step_flops(p, h)
+        rows.append((name, best_time(lambda h=h: hg.hypergradient(h, p)) / T, f_fwd / f_plain))
+    rows.append(("reverse mode, 3 hyperparameters", best_time(lambda: hg.reverse_hypergradient(h3, p)) / T, None))
+    for name, t, fr in rows:
+        arith = "" if fr is None else f"   arithmetic x{fr:4.2f} (XLA FLOP count of one step)"
+        print(f"   {name:<36s} {1e3 * t:7.3f} ms   x{t / plain:5.2f}{arith}")
+    print("   (forward mode cannot cost less than its arithmetic ratio unless a plain step wastes the machine;\n"
+          "    part 3 measures how close a plain step runs to the machine's matrix-multiply rate)")
 
 
 
@@ -137,6 +160,21 @@ def part3(X, Y, w0):
     tl = best_time(lambda: meta.surface_losses_loop(a, b, ps), repeats=2)
     n = 32 * 100
     print(f"   vmap {n / tv:9.0f}   python loop {n / tl:9.0f}   speed-up x{tl / tv:.2f}")
+    # Ceiling: batching samples cannot beat the machine's dense matrix-multiply rate.
+    # XLA counts a scan's body once, so count one step and multiply (the one evaluation batch is left out, which
+    # underestimates the loop's rate and so overestimates the ceiling).
+    f_step = step_flops(ps, hg.default_hparams(beta=1.0))[0]
+    peak = matmul_rate()
+    loop_rate = f_step * n / tl
+    print(f"   one sample runs at {loop_rate / 1e9:.0f} GFLOP/s in the loop; a 2000x2000 float32 matrix product at "
+          f"{peak / 1e9:.0f} GFLOP/s\n   => no batching of samples can exceed x{peak / loop_rate:.2f} on this machine")
+
+
+def matmul_rate(n=2000) -> float:
+    """FLOP/s of a large float32 matrix product: the machine's practical peak for this network's arithmetic."""
+    a = jax.random.normal(jax.random.PRNGKey(0), (n, n), jnp.float32)
+    mm = jax.jit(lambda x: x @ x)
+    return 2 * n**3 / best_time(lambda: mm(a), repeats=5)
 
 
 if __name__ == "__main__":

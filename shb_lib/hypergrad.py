@@ -22,7 +22,7 @@ is a ``lax.scan`` carrying ``(w, v, u_w, u_v)``. Memory is therefore independent
 integer batch indices grow), unlike reverse mode, which stores every ``w_t``.
 
 Public: :func:`make_offline_problem`, :func:`default_hparams`, :func:`meta_objective`, :func:`hypergradient`
-(plus :func:`reverse_hypergradient` for checks).
+(plus :func:`reverse_hypergradient` for checks and :func:`tangent_step`, one step of the scan, for the benchmark).
 """
 
 from __future__ import annotations
@@ -189,6 +189,27 @@ def meta_objective(hparams, problem: OfflineProblem):
     return _finite_or_inf(eval_loss(lookahead(hparams, problem), problem))
 
 
+def tangent_step(carry, t, hparams, problem: OfflineProblem, idx):
+    """One step of the state and its tangents: ``(w, v, u_w, u_v) -> (F_t(s), dF_t/dh + dF_t/ds u)``.
+
+    ``u_w``, ``u_v`` have a leading axis of one tangent per hyperparameter (in :data:`HPARAM_NAMES` order, as
+    ``ravel_pytree(hparams)``). One ``jax.jvp`` of :func:`sgd_step` per direction with the direction's unit vector
+    as the hyperparameter tangent, ``vmap``-ed over directions (the primal step is computed once).
+    """
+    w, v, uw, uv = carry
+    hvec, unravel = ravel_pytree(hparams)
+    basis = jnp.eye(hvec.shape[0], dtype=hvec.dtype)
+
+    def step(w_, v_, hv):
+        return sgd_step(w_, v_, t, unravel(hv), problem, idx)
+
+    def one_direction(uw_i, uv_i, e_i):
+        return jax.jvp(step, (w, v, hvec), (uw_i, uv_i, e_i))
+
+    (w1, v1), (uw1, uv1) = jax.vmap(one_direction, out_axes=(None, 0))(uw, uv, basis)
+    return w1, v1, uw1, uv1
+
+
 @jax.jit
 def hypergradient(hparams, problem: OfflineProblem):
     """``(J(h), dJ/dh)`` by forward mode, ``dJ/dh`` with the structure of ``hparams``.
@@ -199,23 +220,13 @@ def hypergradient(hparams, problem: OfflineProblem):
     """
     hvec, unravel = ravel_pytree(hparams)
     n_h = hvec.shape[0]
-    basis = jnp.eye(n_h, dtype=hvec.dtype)
     w0 = problem.w0
     v0 = optim.zeros_like_tree(w0)
     u0 = jax.tree.map(lambda p: jnp.zeros((n_h,) + p.shape, p.dtype), w0)
 
     def body(carry, inp):
-        w, v, uw, uv = carry
         t, idx = inp
-
-        def step(w_, v_, hv):
-            return sgd_step(w_, v_, t, unravel(hv), problem, idx)
-
-        def one_direction(uw_i, uv_i, e_i):
-            return jax.jvp(step, (w, v, hvec), (uw_i, uv_i, e_i))
-
-        (w1, v1), (uw1, uv1) = jax.vmap(one_direction, out_axes=(None, 0))(uw, uv, basis)
-        return (w1, v1, uw1, uv1), None
+        return tangent_step(carry, t, hparams, problem, idx), None
 
     (wT, _, uwT, _), _ = jax.lax.scan(body, (w0, v0, u0, u0), (_times(problem), problem.train_idx))
     value, gw = jax.value_and_grad(eval_loss)(wT, problem)
