@@ -10,7 +10,7 @@ configuration, seed, package versions, hardware, wall time and scale, atomically
 an interrupted SMD run continues from its last checkpoint)::
 
     python -m shb_lib.experiments mnist --scale paper --out results/ [--horizons 100 1000] \
-        [--units surface smd long sweep] [--samples N] [--meta-steps M]
+        [--units surface smd long sweep] [--samples N [N ...]] [--meta-steps M [M ...]] [--chunk C]
 
 In Python (what the chapter does): :func:`run_mnist` computes (or loads from ``out``) everything for a scale and
 returns a dict; :func:`load_results` reads whatever units a folder holds.
@@ -53,7 +53,7 @@ SCALES = {
     ),
 }
 COMMON = dict(batch_size=100, mu=optim.MOMENTUM, pretrain_steps=50, pretrain_alpha=0.1, seed=0,
-              alpha_0_range=(1e-3, 0.5), beta_range=(1e-2, 200.0))
+              alpha_0_range=(1e-3, 0.5), beta_range=(1e-2, 200.0), surface_chunk=64)
 
 
 def config(scale: str, **overrides) -> dict:
@@ -72,10 +72,16 @@ def config(scale: str, **overrides) -> dict:
 
 
 def _per_horizon(cfg, key, T):
+    """``cfg[key]`` for horizon ``T``: a number, a ``{horizon: value}`` dict, or a tuple in the scale's horizon
+    order (a horizon outside the scale's takes the value of the nearest one, in log)."""
     values = cfg[key]
     base = SCALES[cfg["scale"]]["horizons"]
     if isinstance(values, int):
         return values
+    if isinstance(values, dict):
+        if T not in values:
+            raise ValueError(f"{key} has no value for horizon {T}: {values}")
+        return values[T]
     if T in base:
         return values[base.index(T)]
     return values[min(range(len(base)), key=lambda i: abs(np.log(base[i] / T)))]
@@ -198,7 +204,8 @@ def surface_unit(ctx, cfg, T, out=None, progress=False):
         problem = hg.make_offline_problem(jax.random.fold_in(ctx.key, 1000 + T), ctx.X, ctx.Y, ctx.w0, T,
                                           cfg["batch_size"], ucfg["n_eval_batches"], cfg["K"], cfg["mu"])
         return meta.random_search(jax.random.fold_in(ctx.key, 2000 + T), problem, ucfg["n_samples"],
-                                  cfg["alpha_0_range"], cfg["beta_range"], progress=progress)
+                                  cfg["alpha_0_range"], cfg["beta_range"], chunk=cfg["surface_chunk"],
+                                  progress=progress)
 
     return _run_unit(out, f"surface-T{T}", ucfg, cfg["scale"], compute, progress)
 
@@ -369,21 +376,36 @@ def main(argv=None) -> int:
     p.add_argument("--horizons", type=int, nargs="+", help="subset of horizons (default: the scale's)")
     p.add_argument("--units", nargs="+", default=["surface", "smd", "long", "sweep"],
                    choices=["surface", "smd", "long", "sweep"])
-    p.add_argument("--samples", type=int, help="surface samples per horizon (default: the scale's)")
-    p.add_argument("--meta-steps", type=int, help="SMD meta-steps per horizon (default: the scale's)")
+    p.add_argument("--samples", type=int, nargs="+",
+                   help="surface samples: one number for every horizon, or one per horizon (default: the scale's)")
+    p.add_argument("--meta-steps", type=int, nargs="+",
+                   help="SMD meta-steps: one number for every horizon, or one per horizon (default: the scale's)")
+    p.add_argument("--chunk", type=int, default=64,
+                   help="surface samples trained at once under vmap (memory vs speed; results do not depend on it)")
     p.add_argument("--meta-lr", type=float, help="Adam learning rate of SMD in log space (default: the scale's)")
     p.add_argument("--init-betas", type=float, nargs="+", help="SMD initial betas (default: 0.1 10)")
     p.add_argument("--choose", choices=["smd", "surface"], help="how each horizon's (alpha_0, beta) is chosen")
     args = parser.parse_args(argv)
-    for name, v in (("--samples", args.samples), ("--meta-steps", args.meta_steps), ("--meta-lr", args.meta_lr)):
-        if v is not None and not v > 0:
-            parser.error(f"{name} must be > 0")
     if args.horizons and min(args.horizons) < 1:
         parser.error("--horizons must be >= 1")
+    for name, v in (("--meta-lr", args.meta_lr), ("--chunk", args.chunk)):
+        if v is not None and not v > 0:
+            parser.error(f"{name} must be > 0")
+    horizons = args.horizons or SCALES[args.scale]["horizons"]
+    per_horizon = {}
+    for name, v in (("--samples", args.samples), ("--meta-steps", args.meta_steps)):
+        if v is None:
+            continue
+        if min(v) < 1:
+            parser.error(f"{name} must be >= 1")
+        if len(v) not in (1, len(horizons)):
+            parser.error(f"{name} takes one value or one per horizon ({len(horizons)}), got {len(v)}")
+        per_horizon[name] = v[0] if len(v) == 1 else dict(zip(horizons, v))
     if args.init_betas and min(args.init_betas) <= 0:
         parser.error("--init-betas must be > 0")
     res = run_mnist(args.scale, args.out, args.horizons, tuple(args.units), progress=True,
-                    n_samples=args.samples, meta_steps=args.meta_steps, choose=args.choose, meta_lr=args.meta_lr,
+                    n_samples=per_horizon.get("--samples"), meta_steps=per_horizon.get("--meta-steps"),
+                    choose=args.choose, meta_lr=args.meta_lr, surface_chunk=args.chunk,
                     init_betas=tuple(args.init_betas) if args.init_betas else None)
     for T, (a, b) in res["choice"].items():
         print(f"T={T}: alpha_0={a:.4g} beta={b:.4g}")

@@ -94,3 +94,31 @@ def test_cli_rejects_bad_arguments():
         ex.main(["mnist", "--scale", "huge"])
     with pytest.raises(SystemExit):
         ex.main(["mnist", "--samples", "0"])
+    with pytest.raises(SystemExit):  # two values for the paper's four horizons
+        ex.main(["mnist", "--scale", "paper", "--meta-steps", "5", "6"])
+    with pytest.raises(SystemExit):
+        ex.main(["mnist", "--chunk", "0"])
+
+
+def test_per_horizon_settings_accept_a_number_a_dict_or_the_scale_tuple():
+    cfg = ex.config("paper", horizons=(100, 20000), meta_steps={100: 7, 20000: 3}, n_samples=11)
+    assert ex._per_horizon(cfg, "meta_steps", 100) == 7 and ex._per_horizon(cfg, "meta_steps", 20000) == 3
+    assert ex._per_horizon(cfg, "n_samples", 20000) == 11
+    with pytest.raises(ValueError, match="meta_steps has no value for horizon 5000"):
+        ex._per_horizon(cfg, "meta_steps", 5000)
+    book = ex.config("book")  # a horizon outside the scale's takes the nearest one's value (in log)
+    assert ex._per_horizon(book, "n_samples", 60) == book["n_samples"][0]
+    assert ex._per_horizon(book, "n_samples", 900) == book["n_samples"][-1]
+
+
+def test_cli_passes_one_value_per_horizon(monkeypatch):
+    seen = {}
+
+    def fake_run(scale, out, horizons, units, progress, **kw):
+        seen.update(kw, horizons=horizons)
+        return {"choice": {}}
+
+    monkeypatch.setattr(ex, "run_mnist", fake_run)
+    assert ex.main(["mnist", "--scale", "paper", "--horizons", "100", "5000", "--meta-steps", "9", "4",
+                    "--samples", "8", "--chunk", "16"]) == 0
+    assert seen["meta_steps"] == {100: 9, 5000: 4} and seen["n_samples"] == 8 and seen["surface_chunk"] == 16
