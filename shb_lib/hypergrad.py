@@ -148,8 +148,7 @@ def sgd_step(w, v, t, h, problem: OfflineProblem, idx):
     """``F_t``: one momentum-SGD step on batch ``idx`` at step ``t`` with the schedule of ``h``; returns ``(w, v)``."""
     alpha_0, beta, mu = schedule_params(h, problem.mu)
     lr = optim.inverse_time_decay(t, alpha_0, beta, problem.K)
-    g = jax.grad(mlp.cross_entropy)(w, problem.images[idx], problem.labels[idx])
-    return optim.momentum_update(w, v, g, lr, mu)
+    return optim.sgd_step(w, v, problem.images[idx], problem.labels[idx], lr, mu)
 
 
 def eval_loss(w, problem: OfflineProblem):

@@ -59,9 +59,7 @@ def pretrain(key, images, labels, steps: int = 50, alpha: float = 0.1, mu: float
 @jax.jit
 def _train_constant(w, images, labels, idx, alpha, mu):
     def body(carry, i):
-        w, v = carry
-        g = jax.grad(mlp.cross_entropy)(w, images[i], labels[i])
-        return optim.momentum_update(w, v, g, alpha, mu), None
+        return optim.sgd_step(*carry, images[i], labels[i], alpha, mu), None
 
     (w, _), _ = jax.lax.scan(body, (w, optim.zeros_like_tree(w)), idx)
     return w
@@ -296,10 +294,8 @@ def _train_runs(w0, alpha_0, beta, images, labels, idx, eval_idx, test_x, test_y
 
             def step(state, tb):
                 t, i = tb
-                w, v = state
-                g = jax.grad(mlp.cross_entropy)(w, images[i], labels[i])
                 lr = optim.inverse_time_decay(t, a0, b, K)
-                return optim.momentum_update(w, v, g, lr, mu), None
+                return optim.sgd_step(*state, images[i], labels[i], lr, mu), None
 
             ts = (c * record_every + jnp.arange(record_every)).astype(jnp.float32)
             (w, v), _ = jax.lax.scan(step, (w, v), (ts, batch_idx))

@@ -141,13 +141,6 @@ def lr_and_momentum(h):
     return jnp.exp(h["log_alpha_eff"]) * one_minus_mu, 1.0 - one_minus_mu
 
 
-def sgd_step(w, v, x, y, alpha, mu):
-    """One training step: ``g = grad L(w; x, y)``, then momentum SGD ``v' = mu v + g, w' = w - alpha v'``
-    (:func:`shb_lib.optim.momentum_update`). Returns ``(w', v')``."""
-    g = jax.grad(mlp.cross_entropy)(w, x, y)
-    return optim.momentum_update(w, v, g, alpha, mu)
-
-
 def lookahead_batches(key, n_examples: int, lookahead: int, batch_size: int, stochastic: bool):
     """Indices ``(train_idx, eval_idx)`` of one lookahead (ICLR section 3.3, Figs. 7 and 8).
 
@@ -166,13 +159,13 @@ def lookahead_batches(key, n_examples: int, lookahead: int, batch_size: int, sto
 def lookahead_loss(h, w, v, images, labels, train_idx, eval_idx):
     """The meta-objective of one meta-step: ``J(h) = L(w_T(h); E)`` (ICLR section 3.1, Algorithm 1).
 
-    ``w_T`` is reached from the current ``(w, v)`` by ``T = len(train_idx)`` steps of :func:`sgd_step` with the
-    constant ``(alpha, mu)`` of ``h``; ``L`` is the mean cross-entropy over all examples of ``eval_idx``.
+    ``w_T`` is reached from the current ``(w, v)`` by ``T = len(train_idx)`` steps of
+    :func:`shb_lib.optim.sgd_step` with the constant ``(alpha, mu)`` of ``h``; ``L`` is the mean cross-entropy over all examples of ``eval_idx``.
     """
     alpha, mu = lr_and_momentum(h)
 
     def body(state, idx):
-        return sgd_step(*state, images[idx], labels[idx], alpha, mu), None
+        return optim.sgd_step(*state, images[idx], labels[idx], alpha, mu), None
 
     (w_T, _), _ = jax.lax.scan(body, (w, v), train_idx)
     e = eval_idx.reshape(-1)
@@ -235,7 +228,7 @@ def _train_steps(w, v, images, labels, idx, alpha, mu):
 
     def body(state, inp):
         i, a, m = inp
-        return sgd_step(*state, images[i], labels[i], a, m), None
+        return optim.sgd_step(*state, images[i], labels[i], a, m), None
 
     (w, v), _ = jax.lax.scan(body, (w, v), (idx, alpha, mu))
     return w, v

@@ -68,6 +68,14 @@ def momentum_update(w, v, g, lr, mu):
     return w_new, v_new
 
 
+def sgd_step(w, v, x, y, lr, mu):
+    """One training step of the MLP on the batch ``(x, y)``: ``g = grad L(w; x, y)`` (:func:`shb_lib.mlp.cross_entropy`),
+    then :func:`momentum_update`. Returns ``(w', v')``. Every MNIST training loop of the package takes this step."""
+    from . import mlp
+
+    return momentum_update(w, v, jax.grad(mlp.cross_entropy)(w, x, y), lr, mu)
+
+
 def zeros_like_tree(tree):
     """A pytree of zeros with the structure and dtypes of ``tree`` (the initial velocity)."""
     return jax.tree.map(jnp.zeros_like, tree)

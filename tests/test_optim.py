@@ -23,6 +23,20 @@ def test_momentum_update_convention():
     assert np.isclose(float(w1[0]), 1.0 - 0.1 * (0.9 * 2.0 + 0.5))
 
 
+def test_sgd_step_takes_the_gradient_of_the_batch_loss():
+    k = jax.random.PRNGKey(3)
+    w = mlp.init_mlp(k, (5, 4, 3))
+    x, y = jax.random.normal(k, (8, 5)), jnp.arange(8) % 3
+    v = jax.tree.map(lambda p: 0.1 * jnp.ones_like(p), w)
+    w1, v1 = optim.sgd_step(w, v, x, y, 0.05, 0.9)
+    g = jax.grad(mlp.cross_entropy)(w, x, y)
+    for a, b, c, d, gi in zip(*(jax.tree.leaves(t) for t in (w1, v1, w, v, g))):
+        np.testing.assert_allclose(b, 0.9 * d + gi, rtol=1e-6)
+        np.testing.assert_allclose(a, c - 0.05 * (0.9 * d + gi), rtol=1e-6, atol=1e-7)
+    assert float(mlp.cross_entropy(optim.sgd_step(w, optim.zeros_like_tree(w), x, y, 0.05, 0.0)[0], x, y)) < float(
+        mlp.cross_entropy(w, x, y))  # a small step downhill lowers the batch loss
+
+
 def test_effective_learning_rate_is_steady_step():
     # constant gradient: the step length tends to alpha / (1 - mu)
     w, v = jnp.zeros(1), jnp.zeros(1)
