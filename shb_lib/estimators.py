@@ -16,7 +16,9 @@ differentiates it in reverse mode.
 which trains ``K`` steps from ``state`` (step noise drawn from ``fold_in(key, t)``, so a run does not depend on how
 it is cut into windows), plus ``init(key) -> state``. :class:`UnrolledTask` bundles them; :func:`nqm_task` builds the
 noisy-quadratic one from :func:`sampled_sgd_step` (one noisy step of a sampled point; ``nqm`` only simulates whole
-runs). Nothing else is assumed, so the estimators apply unchanged to a network. The estimators call the window
+runs). Nothing else is assumed, so the estimators apply unchanged to a network: :func:`mnist_task` is the window
+function of the paper's MLP on MNIST (no exact gradient there: :func:`reference_statistics` measures bias against the
+Monte-Carlo mean of an unbiased estimator, :func:`objective_samples` estimates ``J``). The estimators call the window
 function one step at a time, so the window length ``K`` is an ordinary argument: one compilation serves every ``K``
 and ``vmap`` runs several at once.
 
@@ -48,7 +50,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import meta, nqm
+from . import meta, mlp, nqm, optim
 
 #: Time constant of the inverse-time decay schedule, in steps.
 DECAY_STEPS = 100.0
@@ -256,6 +258,88 @@ def nqm_task(problem, schedule, T, momentum=0.0) -> UnrolledTask:
     return UnrolledTask(init, unroll, int(T))
 
 
+def _check_batch(images, labels, w0, batch_size):
+    """The training set ``(N, D)`` / ``(N,)`` as float32 / int32, checked against the network ``w0``."""
+    images, labels = jnp.asarray(images, jnp.float32), jnp.asarray(labels, jnp.int32)
+    if images.ndim != 2 or labels.shape != images.shape[:1] or images.shape[0] == 0:
+        raise ValueError(f"images must be (N, D) and labels (N,) with N >= 1, got {images.shape} and {labels.shape}")
+    width = w0[0][0].shape[0]  # rows of the first weight matrix
+    if images.shape[1] != width:
+        raise ValueError(f"images must have {width} features (the input width of w0), got {images.shape[1]}")
+    _check_int("batch_size", batch_size, 1, images.shape[0])
+    return images, labels
+
+
+def mnist_task(images, labels, w0, T, decay_steps, batch_size=100, momentum=optim.MOMENTUM) -> UnrolledTask:
+    """The window function of a training run of the paper's MLP (:mod:`shb_lib.mlp`) for ``T`` steps.
+
+    The optimizer is chapter 4's (ICLR section 3.2): SGD with momentum (:func:`shb_lib.optim.momentum_update`,
+    ``v' = mu v + g``, ``w' = w - alpha_t v'``) with the inverse-time decay
+    ``alpha_t = alpha_0 / (1 + t/decay_steps)^beta`` (:func:`shb_lib.optim.inverse_time_decay`) and
+    ``phi = (log alpha_0, log beta)``. Every run starts from the same weights ``w0`` (e.g. the warm start
+    :func:`shb_lib.meta.pretrain`) with zero velocity; the randomness is in the mini-batches of ``batch_size``
+    examples, drawn uniformly (with replacement) from ``images, labels``, each from its own key (unlike
+    :func:`shb_lib.hypergrad.sample_batches`, whose epochs need the whole run's batches at once). The meta-objective
+    is, as on the noisy quadratic, the mean training loss over the run::
+
+        J(phi) = (1/T) sum_{t=1}^{T} E[L(w_t; B_t)],      L = mean cross-entropy of a batch (mlp.cross_entropy).
+
+    ``B_t`` is both the batch on which ``w_t`` is scored and the batch of step ``t`` (``w_t`` has not trained on it
+    yet), so every step computes one gradient: the state is ``(w_t, v_t, grad L(w_t; B_t))``. ``B_0`` is drawn from
+    the key of ``init``, ``B_t`` (``t >= 1``) from ``fold_in(key, t)`` of the run's key, so a run does not depend on
+    how it is cut into windows. The network runs in float32 (``phi`` is cast inside); the window loss is float64.
+    There is no exact ``J`` or gradient here: the reference is the Monte-Carlo mean of an unbiased estimator.
+    """
+    _check_int("T", T)
+    _check_positive("decay_steps", decay_steps)
+    if not 0.0 <= momentum < 1.0:
+        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+    images, labels = _check_batch(images, labels, w0, batch_size)
+    w0 = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), w0)
+    mu, k_d = jnp.float32(momentum), jnp.float32(decay_steps)
+
+    def loss_and_grad(w, key):
+        idx = jax.random.randint(key, (batch_size,), 0, images.shape[0])
+        return jax.value_and_grad(mlp.cross_entropy)(w, images[idx], labels[idx])
+
+    def init(key):
+        return w0, optim.zeros_like_tree(w0), loss_and_grad(w0, jax.random.fold_in(key, 0))[1]
+
+    def unroll(params, state, key, t0, K):
+        log_a0, log_beta = params.astype(jnp.float32)
+
+        def body(s, t):
+            lr = optim.inverse_time_decay(t.astype(jnp.float32), jnp.exp(log_a0), jnp.exp(log_beta), k_d)
+            w, v = optim.momentum_update(s[0], s[1], s[2], lr, mu)
+            loss, g = loss_and_grad(w, jax.random.fold_in(key, t + 1))
+            return (w, v, g), loss
+
+        state, losses = jax.lax.scan(body, state, t0 + jnp.arange(K))
+        return state, jnp.sum(losses.astype(jnp.float64))
+
+    return UnrolledTask(init, unroll, int(T))
+
+
+def sampled_objective(task: UnrolledTask, params, key):
+    """The mean loss ``(1/T) sum_t L_t`` of one sampled run (start and noise from ``key``, split as the estimators
+    split it, so :func:`truncated_gradient` with ``K = T`` is its gradient); an unbiased estimate of ``J(phi)``."""
+    k_init, k_run = jax.random.split(key)
+    return task.unroll(params, task.init(k_init), k_run, 0, task.horizon)[1] / task.horizon
+
+
+@partial(jax.jit, static_argnames=("task",))
+def _sampled_objective(task, params, key):
+    return sampled_objective(task, params, key)
+
+
+def objective_samples(task: UnrolledTask, params_list, key, n_runs: int) -> np.ndarray:
+    """``(len(params_list), n_runs)`` sampled objectives: the same ``n_runs`` keys (runs) for every ``phi``
+    (common random numbers, so differences between rows are measured more precisely than the rows themselves)."""
+    _check_int("n_runs", n_runs)
+    keys = jax.random.split(key, n_runs)
+    return np.array([[float(_sampled_objective(task, _check_params(p), k)) for k in keys] for p in params_list])
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # The estimators. They call the window function one step at a time, so that K is an ordinary (traceable) argument:
 # one compilation serves every K, and vmap runs several K at once.
@@ -392,6 +476,28 @@ def estimator_statistics(estimates, exact) -> EstimatorStats:
                           float(np.linalg.norm(std)), est.shape[0])
 
 
+def reference_statistics(estimates, reference, paired=False) -> EstimatorStats:
+    """Bias against a Monte-Carlo reference when no exact gradient is known (e.g. a network).
+
+    ``reference`` holds ``R'`` estimates of an *unbiased* estimator (backpropagation through the whole run, or ES);
+    the bias is ``mean(estimates) - mean(reference)``, its standard error combines both sampling errors:
+    ``sqrt(se^2 + se_ref^2)``, or with ``paired=True`` (row ``i`` of both from the same training run) the standard
+    error of the mean difference, ``std(g_i - g_ref,i) / sqrt(R)``, smaller when the runs are correlated.
+    """
+    est_, ref = np.asarray(estimates, dtype=float), np.asarray(reference, dtype=float)
+    p = est_.shape[-1] if est_.ndim else 0
+    if ref.ndim != 2 or ref.shape[0] < 2 or ref.shape[1] != p or not np.all(np.isfinite(ref)):
+        raise ValueError(f"reference must be finite with shape (R', {p}), R' >= 2, got {ref.shape}")
+    stats = estimator_statistics(est_, ref.mean(axis=0))
+    if paired and ref.shape != est_.shape:
+        raise ValueError(f"paired reference must have the shape of estimates {est_.shape}, got {ref.shape}")
+    if paired:
+        se = (est_ - ref).std(axis=0, ddof=1) / math.sqrt(est_.shape[0])
+    else:
+        se = np.hypot(stats.bias_se, ref.std(axis=0, ddof=1) / math.sqrt(ref.shape[0]))
+    return stats._replace(bias_se=se, bias_norm_se=float(np.linalg.norm(se)))
+
+
 #: The windowed estimators compared by :func:`sweep_windows` (at ``K = T`` they are backprop through the whole run,
 #: ES, ES).
 WINDOWED = ("truncated backprop", "truncated ES", "persistent ES")
@@ -408,45 +514,62 @@ def windowed_estimator(name: str, task: UnrolledTask, sigma=0.02, n_pairs=4) -> 
     raise ValueError(f"name must be one of {WINDOWED}, got {name!r}")
 
 
-def sweep_windows(estimator: Callable, params, key, Ks, n_repeats: int) -> np.ndarray:
+def sweep_windows(estimator: Callable, params, key, Ks, n_repeats: int, vectorize: bool = True) -> np.ndarray:
     """``n_repeats`` independent estimates for each window length: ``(len(Ks), R, p)`` (``vmap`` over K and keys).
 
-    The same keys, hence the same training runs, serve every ``K`` (common random numbers).
+    The same keys, hence the same training runs, serve every ``K`` (common random numbers). ``vectorize=False``
+    computes one estimate at a time instead (same keys): for a network, where ``vmap`` over whole runs costs
+    memory and a longer compilation and gains nothing on a CPU.
     """
     _check_int("n_repeats", n_repeats, 2)
     params = _check_params(params)
     keys = jax.random.split(key, n_repeats)
+    if not vectorize:
+        return np.array([[np.asarray(estimator(params, k, int(K))) for k in keys] for K in Ks])
     per_K = lambda K: jax.vmap(lambda k: estimator(params, k, K))(keys)
     return np.asarray(jax.vmap(per_K)(jnp.asarray(Ks)))
 
 
+def _meta_step(estimator, learning_rate, args, carry, key):
+    """One Adam step on one fresh estimate; a non-finite estimate makes ``phi`` ``inf`` from then on."""
+    params, adam, diverged = carry
+    g = estimator(params, key, *args)
+    bad = diverged | ~jnp.all(jnp.isfinite(g))
+    new, new_adam = meta.adam_update(params, jnp.where(bad, 0.0, g), adam, learning_rate)
+    params = jnp.where(bad, jnp.inf, new)
+    return (params, new_adam, bad), params
+
+
 @partial(jax.jit, static_argnames=("estimator", "n_steps"))
 def _meta_optimize(estimator, params0, key, n_steps, learning_rate, args):
-    def body(carry, k):
-        params, adam, diverged = carry
-        g = estimator(params, k, *args)
-        bad = diverged | ~jnp.all(jnp.isfinite(g))
-        new, new_adam = meta.adam_update(params, jnp.where(bad, 0.0, g), adam, learning_rate)
-        params = jnp.where(bad, jnp.inf, new)
-        return (params, new_adam, bad), params
-
     carry = (params0, meta.adam_init(params0), jnp.bool_(False))
+    body = partial(_meta_step, estimator, learning_rate, args)
     _, path = jax.lax.scan(body, carry, jax.random.split(key, n_steps))
     return jnp.concatenate([params0[None], path])
 
 
-def meta_optimize(estimator: Callable, params0, key, n_steps: int, learning_rate, args=()):
+def meta_optimize(estimator: Callable, params0, key, n_steps: int, learning_rate, args=(), compile_loop=True):
     """Adam on ``phi`` (Kingma & Ba, as :func:`shb_lib.meta.adam_update`), one fresh estimate per meta-step.
 
     ``estimator(phi, key, *args)`` returns an estimate of ``grad J(phi)``; every meta-step draws a new key, hence a
     new training run from ``theta_0`` (the offline protocol of Wu et al. 2018, Algorithm 1). ``args`` (arrays, e.g.
     ``K``) may be traced, so ``vmap`` runs several settings at once. Returns the path ``(n_steps + 1, p)``; once an
-    estimate diverges the path is ``inf`` from there on.
+    estimate diverges the path is ``inf`` from there on. ``compile_loop=False`` runs the meta-steps from Python
+    instead (same keys, same path): for a network, whose estimator is already compiled and costs far more than the
+    loop, this saves compiling the whole loop again.
     """
     _check_int("n_steps", n_steps)
     if not isinstance(learning_rate, jax.core.Tracer):
         _check_positive("learning_rate", learning_rate)
-    return _meta_optimize(estimator, _check_params(params0), key, n_steps, learning_rate, tuple(args))
+    params0 = _check_params(params0)
+    if compile_loop:
+        return _meta_optimize(estimator, params0, key, n_steps, learning_rate, tuple(args))
+    carry, path = (params0, meta.adam_init(params0), jnp.bool_(False)), [params0]
+    for k in jax.random.split(key, n_steps):
+        if not bool(carry[2]):  # once diverged, phi stays inf (the estimator is not called with it)
+            carry, params = _meta_step(estimator, learning_rate, tuple(args), carry, k)
+        path.append(jnp.full_like(params0, jnp.inf) if bool(carry[2]) else params)
+    return jnp.stack(path)
 
 
 @partial(jax.jit, static_argnames=("schedule", "T", "n_iter"))

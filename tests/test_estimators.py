@@ -272,3 +272,145 @@ def test_statistics_of_known_samples():
     np.testing.assert_allclose(s.total_std, math.sqrt(2 / 3 + 6))
     np.testing.assert_allclose(s.bias_se, np.sqrt([2 / 3, 6]) / 2)
     assert s.n == 4 and s.bias_norm == 1.0
+
+
+def test_sweep_windows_one_at_a_time_equals_vectorized():
+    f = est.windowed_estimator("persistent ES", TOY, 0.1, 2)
+    a = est.sweep_windows(f, TOY_PARAMS, jax.random.PRNGKey(8), [1, 3, T_TOY], 3)
+    b = est.sweep_windows(f, TOY_PARAMS, jax.random.PRNGKey(8), [1, 3, T_TOY], 3, vectorize=False)
+    assert b.shape == (3, 3, 2)
+    np.testing.assert_allclose(b, a, rtol=1e-10)
+
+
+def test_reference_statistics_of_known_samples():
+    g = np.array([[1.0, 0.0], [3.0, 2.0], [2.0, 1.0]])
+    ref = np.array([[0.0, 0.0], [2.0, 2.0], [1.0, -2.0]])
+    s = est.reference_statistics(g, ref)
+    np.testing.assert_allclose(s.bias, [1.0, 1.0])
+    np.testing.assert_allclose(s.bias_se, np.sqrt([1 / 3 + 1 / 3, 1 / 3 + 4 / 3]))
+    p = est.reference_statistics(g, ref, paired=True)  # differences (1, 0), (1, 0), (1, 3)
+    np.testing.assert_allclose(p.bias_se, [0.0, math.sqrt(3.0 / 3)])
+    np.testing.assert_allclose(p.mean, [2.0, 1.0])
+    for bad in (np.zeros(2), np.zeros((1, 2)), np.zeros((3, 3)), np.array([[0.0, 0.0], [np.inf, 0.0]])):
+        with pytest.raises(ValueError, match="reference"):
+            est.reference_statistics(g, bad)
+    with pytest.raises(ValueError, match="paired"):
+        est.reference_statistics(g, ref[:2], paired=True)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The MNIST window function, on a tiny network and synthetic data (the chapter runs the paper's MLP on MNIST).
+
+from shb_lib import mlp, optim  # noqa: E402
+
+N_SYN, D_SYN, T_SYN = 64, 6, 8
+PHI_SYN = jnp.log(jnp.array([0.3, 2.0]))
+
+
+@pytest.fixture(scope="module")
+def syn():
+    """Linearly separable 3-class data and a small MLP (6-5-3): the loss falls, and phi matters within T_SYN."""
+    kx, kw = jax.random.split(jax.random.PRNGKey(11))
+    x = jax.random.normal(kx, (N_SYN, D_SYN), dtype=jnp.float32)
+    y = jnp.argmax(x[:, :3], axis=1).astype(jnp.int32)
+    w0 = mlp.init_mlp(kw, sizes=(D_SYN, 5, 3), std=0.5)
+    return x, y, w0, est.mnist_task(x, y, w0, T_SYN, decay_steps=4.0, batch_size=8)
+
+
+def test_mnist_task_shapes_and_dtypes(syn):
+    x, y, w0, task = syn
+    state = task.init(jax.random.PRNGKey(0))
+    assert jax.tree.structure(state) == jax.tree.structure((w0, w0, w0)) and task.horizon == T_SYN
+    new, loss = jax.jit(task.unroll, static_argnums=4)(PHI_SYN, state, jax.random.PRNGKey(1), 0, 3)
+    assert jax.tree.structure(new) == jax.tree.structure(state)
+    leaves = zip(jax.tree.leaves(new), jax.tree.leaves(state))
+    assert all(a.dtype == jnp.float32 and a.shape == b.shape for a, b in leaves)
+    assert loss.shape == () and loss.dtype == jnp.float64 and np.isfinite(loss)
+
+
+def test_mnist_task_steps_are_momentum_sgd_with_inverse_time_decay(syn):
+    """Two steps by hand: v' = mu v + g, w' = w - alpha_t v', alpha_t = alpha_0 / (1 + t/K_d)^beta, and the loss of
+    w_{t+1} on the batch drawn from fold_in(key, t + 1)."""
+    x, y, w0, task = syn
+    k_init, k_run = jax.random.PRNGKey(2), jax.random.PRNGKey(3)
+    batch = lambda k: jax.random.randint(k, (8,), 0, N_SYN)
+    idx = batch(jax.random.fold_in(k_init, 0))
+    w, v, g = w0, optim.zeros_like_tree(w0), jax.grad(mlp.cross_entropy)(w0, x[idx], y[idx])
+    total = 0.0
+    for t in (0, 1):
+        lr = 0.3 / (1 + t / 4.0) ** 2.0
+        w, v = optim.momentum_update(w, v, g, lr, 0.9)
+        idx = batch(jax.random.fold_in(k_run, t + 1))
+        loss, g = jax.value_and_grad(mlp.cross_entropy)(w, x[idx], y[idx])
+        total += float(loss)
+    (w_task, _, _), loss_task = jax.jit(task.unroll, static_argnums=4)(PHI_SYN, task.init(k_init), k_run, 0, 2)
+    np.testing.assert_allclose(loss_task, total, rtol=1e-5)
+    for a, b in zip(jax.tree.leaves(w_task), jax.tree.leaves(w)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_mnist_window_function_is_cut_invariant(syn):
+    """One window of 2K steps is two windows of K steps (batches depend on t, not on the cut); another key differs."""
+    _, _, _, task = syn
+    key, s0, unroll = jax.random.PRNGKey(4), task.init(jax.random.PRNGKey(5)), jax.jit(task.unroll, static_argnums=4)
+    s_one, l_one = unroll(PHI_SYN, s0, key, 1, 6)
+    s_half, l_a = unroll(PHI_SYN, s0, key, 1, 3)
+    s_two, l_b = unroll(PHI_SYN, s_half, key, 4, 3)
+    np.testing.assert_allclose(l_a + l_b, l_one, rtol=1e-6)
+    for a, b in zip(jax.tree.leaves(s_two), jax.tree.leaves(s_one)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    assert abs(float(unroll(PHI_SYN, s0, jax.random.PRNGKey(6), 1, 6)[1] - l_one)) > 1e-3
+
+
+def test_mnist_whole_run_truncated_gradient_is_the_gradient_of_the_sampled_objective(syn):
+    _, _, _, task = syn
+    key = jax.random.PRNGKey(7)
+    full = jax.jit(jax.grad(lambda p: est.sampled_objective(task, p, key)))(PHI_SYN)
+    assert np.all(np.abs(full) > 1e-4)
+    np.testing.assert_allclose(est.truncated_gradient(task, PHI_SYN, key, T_SYN), full, rtol=1e-4)
+    assert not np.allclose(est.truncated_gradient(task, PHI_SYN, key, 1), full, rtol=0.05)
+    J = est.objective_samples(task, [PHI_SYN, PHI_SYN + 1.0], key, 3)
+    assert J.shape == (2, 3) and J[0, 0] == pytest.approx(float(est.sampled_objective(task, PHI_SYN,
+                                                                                     jax.random.split(key, 3)[0])))
+
+
+def test_mnist_es_agrees_with_whole_run_backprop_and_truncation_is_detected(syn):
+    """Two unbiased estimators of the same gradient (ES with a small sigma) agree; truncation at K = 1 does not."""
+    _, _, _, task = syn
+    keys = jax.random.split(jax.random.PRNGKey(8), 300)
+    bp = np.asarray(jax.vmap(lambda k: est.truncated_gradient(task, PHI_SYN, k, T_SYN))(keys))
+    es = np.asarray(jax.vmap(lambda k: est.es_gradient(task, PHI_SYN, k, 0.02, 2))(keys))
+    k1 = np.asarray(jax.vmap(lambda k: est.truncated_gradient(task, PHI_SYN, k, 1))(keys))
+    s = est.reference_statistics(es, bp)
+    assert np.all(np.abs(s.bias / s.bias_se) < Z_MAX)
+    p = est.reference_statistics(k1, bp, paired=True)
+    assert np.max(np.abs(p.bias / p.bias_se)) > 3 * Z_MAX
+
+
+def test_mnist_task_bad_input_raises(syn):
+    x, y, w0, _ = syn
+    cases = [
+        (lambda: est.mnist_task(x, y, w0, 0, 4.0), "T"),
+        (lambda: est.mnist_task(x, y, w0, 5, 0.0), "decay_steps"),
+        (lambda: est.mnist_task(x, y, w0, 5, 4.0, momentum=1.0), "momentum"),
+        (lambda: est.mnist_task(x, y, w0, 5, 4.0, batch_size=N_SYN + 1), "batch_size"),
+        (lambda: est.mnist_task(x, y, w0, 5, 4.0, batch_size=0), "batch_size"),
+        (lambda: est.mnist_task(x[:, :5], y, w0, 5, 4.0), "images"),
+        (lambda: est.mnist_task(x, y[:10], w0, 5, 4.0), "labels"),
+        (lambda: est.objective_samples(syn[3], [PHI_SYN], jax.random.PRNGKey(0), 0), "n_runs"),
+    ]
+    for fn, name in cases:
+        with pytest.raises(ValueError, match=name):
+            fn()
+
+
+def test_meta_optimize_from_python_follows_the_compiled_path(small):
+    f = est.windowed_estimator("truncated backprop", TOY)
+    compiled = est.meta_optimize(f, TOY_PARAMS, jax.random.PRNGKey(9), 6, 0.1, args=(3,))
+    loop = est.meta_optimize(f, TOY_PARAMS, jax.random.PRNGKey(9), 6, 0.1, args=(3,), compile_loop=False)
+    assert loop.shape == (7, 2) and not np.allclose(loop[-1], loop[0])
+    np.testing.assert_allclose(loop, compiled, rtol=1e-9)
+    task, big = est.nqm_task(small, est.constant_schedule, T_NQM), jnp.array([math.log(1000.0)])
+    path = est.meta_optimize(lambda p, k: est.truncated_gradient(task, p, k, 1), big, jax.random.PRNGKey(0), 3, 0.1,
+                             compile_loop=False)
+    assert np.all(np.isinf(path[1:])) and not np.any(np.isnan(path))

@@ -4,6 +4,9 @@
 - :func:`plot_meta_optimization` -- where does meta-optimization with each estimator end?
 - :class:`MarkdownTable`, :func:`bias_variance_table`, :func:`endpoint_table` -- the measurements as a table that
   renders as markdown in the book and prints the same text (which nbval compares).
+- On MNIST, with a Monte-Carlo reference instead of an exact gradient: :func:`plot_reference_bias` and
+  :func:`reference_table` (which way does each estimator push the schedule?), :func:`plot_meta_paths` and
+  :func:`sampled_endpoint_table` (where does meta-optimization go?).
 """
 
 from __future__ import annotations
@@ -152,5 +155,102 @@ def plot_meta_optimization(paths, endpoints, colors, optimum, grid, schedule_val
     return fig
 
 
+def _pm(x: float, se: float) -> str:
+    """``x ± se`` with signed ``x`` (3 significant digits) and ``se`` (2)."""
+    return f"{x:+.3g} ± {se:.2g}"
+
+
+def reference_table(windows, stats, runs, reference) -> MarkdownTable:
+    """One row per (estimator, K): runs per estimate, number of estimates, mean gradient, bias against the
+    Monte-Carlo reference (each ``± 1`` standard error) and the std of one estimate.
+
+    windows: ``{name: K values}``; stats: ``{name: [EstimatorStats per K]}`` from
+    :func:`shb_lib.estimators.reference_statistics`; runs: ``{name: runs per estimate}``; reference: ``(name, K)``
+    of the reference estimator, whose bias columns read "reference".
+    """
+    headers = ["estimator", "K", "runs / estimate", "estimates", "mean ∂J/∂log α₀", "mean ∂J/∂log β",
+               "bias ∂/∂log α₀", "bias ∂/∂log β", "std of one estimate"]
+    rows = []
+    for name, per_K in stats.items():
+        for K, s in zip(windows[name], per_K):
+            is_ref = (name, int(K)) == (reference[0], int(reference[1]))
+            bias = ["reference"] * 2 if is_ref else [_pm(b, e) for b, e in zip(s.bias, s.bias_se)]
+            rows.append([name, int(K), runs[name], s.n, _sig(s.mean[0]), _sig(s.mean[1]), *bias, _sig(s.total_std)])
+    return MarkdownTable(headers, rows)
+
+
+def plot_reference_bias(windows, estimates, reference, T):
+    """Three panels against the window ``K``: the mean of each component of the estimates (error bars: twice the
+    standard error of the mean, cut at the panel edge, which is set by the means), the reference mean as a band of
+    ``± 2`` standard errors, and the std of one estimate.
+
+    windows: ``{name: K values}``; estimates: ``{name: (len(K values), R, 2)}``; reference: ``(R', 2)`` estimates
+    of the unbiased reference (backpropagation through the whole run).
+    """
+    fig, axes = new_figure(3, width=14.0, height=4.0)
+    mean_se = lambda e: (e.mean(axis=-2), e.std(axis=-2, ddof=1) / np.sqrt(e.shape[-2]))
+    ref_mean, ref_se = mean_se(np.asarray(reference))
+    shifts = np.linspace(0.85, 1.15, len(estimates))
+    for (name, e), shift in zip(estimates.items(), shifts):
+        Ks, c, (m, se) = np.asarray(windows[name], dtype=float), ESTIMATOR_COLORS[name], mean_se(np.asarray(e))
+        for j, ax in enumerate(axes[:2]):
+            ax.errorbar(Ks * shift, m[:, j], yerr=2 * se[:, j], fmt="o", color=c, capsize=3, label=name)
+        axes[2].plot(Ks, np.linalg.norm(np.asarray(e).std(axis=1, ddof=1), axis=-1), "o-", color=c, label=name)
+    titles = [r"mean $\partial J/\partial \log\alpha_0$ (> 0: descent lowers $\alpha_0$)",
+              r"mean $\partial J/\partial \log\beta$ (< 0: descent decays faster)"]
+    for j, ax in enumerate(axes[:2]):
+        band = (ref_mean[j] - 2 * ref_se[j], ref_mean[j] + 2 * ref_se[j])
+        ax.axhspan(*band, color="k", alpha=0.15, label="whole run (reference) ± 2 se")
+        ax.axhline(0.0, color="k", lw=0.8)
+        ax.set_title(titles[j], fontsize=10)
+        # the axis spans every mean and the band; the widest error bars (noisy estimators) may leave the panel
+        means = np.concatenate([np.asarray(e).mean(axis=-2)[:, j] for e in estimates.values()] + [np.array(band)])
+        pad = 0.25 * (means.max() - means.min())
+        ax.set_ylim(means.min() - pad, means.max() + pad)
+    axes[2].set_yscale("log")
+    axes[2].set_ylabel(r"std of one estimate $\sqrt{\mathrm{tr\,Cov}[g]}$")
+    axes[2].set_title("How noisy is one estimate?", fontsize=10)
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel(f"window K (steps; T = {T})")
+    axes[0].legend(fontsize=8)
+    fig.suptitle("On MNIST, which way does each estimator push the schedule, and how noisy is it?", fontweight="bold")
+    return fig
+
+
+def plot_meta_paths(paths, colors):
+    """``alpha_0`` and ``beta`` along meta-optimization paths ``{label: (M+1, 2)}`` in ``(log alpha_0, log beta)``."""
+    fig, axes = new_figure(2, width=10.0, height=3.6)
+    for label, path in paths.items():
+        for j, ax in enumerate(axes):
+            ax.plot(np.exp(np.asarray(path)[:, j]), "o-", ms=3, color=colors[label], label=label)
+    for ax, name in zip(axes, [r"$\alpha_0$", r"$\beta$"]):
+        ax.set_xlabel("meta-step")
+        ax.set_ylabel(name)
+    axes[0].legend()
+    fig.suptitle("On MNIST, where does meta-optimization go with a truncated and a whole-run estimator?",
+                 fontweight="bold")
+    return fig
+
+
+def sampled_endpoint_table(points, J_samples, baseline, T_over_decay) -> MarkdownTable:
+    """One row per point ``{label: (log alpha_0, log beta)}``: ``alpha_0``, ``beta``, the last learning rate
+    ``alpha_T = alpha_0 / (1 + T/K_d)^beta``, the sampled ``J`` (mean ± se over runs) and its difference from the row
+    ``baseline`` ± the standard error of the paired difference (all rows of ``J_samples`` ``(n_points, n_runs)`` use
+    the same runs)."""
+    labels, J = list(points), np.asarray(J_samples, dtype=float)
+    base, n = J[labels.index(baseline)], J.shape[1]
+    headers = ["schedule", "α₀", "β", "α_T (last step)", "J (mean ± se)", f"J − J({baseline})"]
+    rows = []
+    for label, row in zip(labels, J):
+        a0, beta = np.exp(np.asarray(points[label], dtype=float))
+        d = row - base
+        diff = "0" if label == baseline else _pm(d.mean(), d.std(ddof=1) / np.sqrt(n))
+        J_cell = f"{row.mean():.4g} ± {row.std(ddof=1) / np.sqrt(n):.2g}"
+        rows.append([label, _sig(a0), _sig(beta), _sig(a0 / (1 + T_over_decay) ** beta), J_cell, diff])
+    return MarkdownTable(headers, rows)
+
+
 __all__ = ["ESTIMATOR_COLORS", "MarkdownTable", "bias_variance_table", "endpoint_table", "plot_bias_variance",
-           "plot_meta_optimization", "horizon_color"]
+           "plot_meta_optimization", "horizon_color", "plot_meta_paths", "plot_reference_bias", "reference_table",
+           "sampled_endpoint_table"]
