@@ -109,8 +109,8 @@ def step_flops(p, h):
     v = jax.tree.map(jnp.zeros_like, w)
     n_h = len(h)
     u = jax.tree.map(lambda x: jnp.zeros((n_h,) + x.shape, x.dtype), w)
-    plain = flops(lambda w, v: hg.sgd_step(w, v, t, h, p, idx), w, v)
-    forward = flops(lambda c: hg.tangent_step(c, t, h, p, idx), (w, v, u, u))
+    plain = flops(lambda w, v, p: hg.sgd_step(w, v, t, h, p, idx), w, v, p)  # p as an argument: no baked-in data
+    forward = flops(lambda c, p: hg.tangent_step(c, t, h, p, idx), (w, v, u, u), p)
     return plain, forward
 
 

@@ -261,8 +261,10 @@ def nqm_task(problem, schedule, T, momentum=0.0) -> UnrolledTask:
 def _check_batch(images, labels, w0, batch_size):
     """The training set ``(N, D)`` / ``(N,)`` as float32 / int32, checked against the network ``w0``."""
     images, labels = jnp.asarray(images, jnp.float32), jnp.asarray(labels, jnp.int32)
-    if images.ndim != 2 or labels.shape != images.shape[:1] or images.shape[0] == 0:
-        raise ValueError(f"images must be (N, D) and labels (N,) with N >= 1, got {images.shape} and {labels.shape}")
+    if images.ndim != 2 or images.shape[0] == 0:
+        raise ValueError(f"images must be an (N, D) array with N >= 1, got shape {images.shape}")
+    if labels.shape != images.shape[:1]:
+        raise ValueError(f"labels must have shape ({images.shape[0]},) like the images, got {labels.shape}")
     width = w0[0][0].shape[0]  # rows of the first weight matrix
     if images.shape[1] != width:
         raise ValueError(f"images must have {width} features (the input width of w0), got {images.shape[1]}")
@@ -481,7 +483,7 @@ def reference_statistics(estimates, reference, paired=False) -> EstimatorStats:
 
     ``reference`` holds ``R'`` estimates of an *unbiased* estimator (backpropagation through the whole run, or ES);
     the bias is ``mean(estimates) - mean(reference)``, its standard error combines both sampling errors:
-    ``sqrt(se^2 + se_ref^2)``, or with ``paired=True`` (row ``i`` of both from the same training run) the standard
+    ``sqrt(se^2 + se_ref^2)``, valid only when the two come from independent training runs; or with ``paired=True`` (row ``i`` of both from the same training run) the standard
     error of the mean difference, ``std(g_i - g_ref,i) / sqrt(R)``, smaller when the runs are correlated.
     """
     est_, ref = np.asarray(estimates, dtype=float), np.asarray(reference, dtype=float)

@@ -21,6 +21,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from . import mlp
+
 #: Time constant of the inverse-time decay (ICLR section 3.2).
 TIME_CONST = 5000.0
 #: Momentum of all MNIST experiments (ICLR section 3.2).
@@ -71,8 +73,6 @@ def momentum_update(w, v, g, lr, mu):
 def sgd_step(w, v, x, y, lr, mu):
     """One training step of the MLP on the batch ``(x, y)``: ``g = grad L(w; x, y)`` (:func:`shb_lib.mlp.cross_entropy`),
     then :func:`momentum_update`. Returns ``(w', v')``. Every MNIST training loop of the package takes this step."""
-    from . import mlp
-
     return momentum_update(w, v, jax.grad(mlp.cross_entropy)(w, x, y), lr, mu)
 
 

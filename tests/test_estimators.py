@@ -381,7 +381,7 @@ def test_mnist_es_agrees_with_whole_run_backprop_and_truncation_is_detected(syn)
     bp = np.asarray(jax.vmap(lambda k: est.truncated_gradient(task, PHI_SYN, k, T_SYN))(keys))
     es = np.asarray(jax.vmap(lambda k: est.es_gradient(task, PHI_SYN, k, 0.02, 2))(keys))
     k1 = np.asarray(jax.vmap(lambda k: est.truncated_gradient(task, PHI_SYN, k, 1))(keys))
-    s = est.reference_statistics(es, bp)
+    s = est.reference_statistics(es, bp, paired=True)  # the same keys: the same start and batches, row by row
     assert np.all(np.abs(s.bias / s.bias_se) < Z_MAX)
     p = est.reference_statistics(k1, bp, paired=True)
     assert np.max(np.abs(p.bias / p.bias_se)) > 3 * Z_MAX
@@ -397,10 +397,11 @@ def test_mnist_task_bad_input_raises(syn):
         (lambda: est.mnist_task(x, y, w0, 5, 4.0, batch_size=0), "batch_size"),
         (lambda: est.mnist_task(x[:, :5], y, w0, 5, 4.0), "images"),
         (lambda: est.mnist_task(x, y[:10], w0, 5, 4.0), "labels"),
+        (lambda: est.mnist_task(x[0], y, w0, 5, 4.0), "images"),
         (lambda: est.objective_samples(syn[3], [PHI_SYN], jax.random.PRNGKey(0), 0), "n_runs"),
     ]
     for fn, name in cases:
-        with pytest.raises(ValueError, match=name):
+        with pytest.raises(ValueError, match=f"^{name} "):  # the message starts with the parameter's name
             fn()
 
 
