@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.optimize
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import shb_lib.nqm as nqm
@@ -174,6 +174,7 @@ def _moments_after(problem, lrs, mus):
 
 @settings(max_examples=25, deadline=None)
 @given(n=st.integers(1, 4), seed=st.integers(0, 10_000), k=st.integers(1, 4), noise=st.sampled_from([0.0, 0.3, 1.0]))
+@example(n=1, seed=3721, k=3, noise=0.0)  # singular: one noiseless coordinate, the best next loss is exactly 0
 def test_greedy_step_equals_brute_force_minimiser(n, seed, k, noise):
     rng = np.random.default_rng(seed)
     p = nqm.NoisyQuadratic(h=rng.uniform(0.1, 5.0, n), sigma2=noise * rng.uniform(0.0, 2.0, n),
@@ -184,9 +185,12 @@ def test_greedy_step_equals_brute_force_minimiser(n, seed, k, noise):
     (lr_b, mu_b), f_b = _brute_force(p, m)
     f_g = _one_step_expected_loss(p, m, lr, mu)
     scale = float(nqm.expected_loss(p, m)) + 1e-300  # the loss now: rounding is relative to it
-    assert f_g <= f_b + 1e-12 * scale  # the closed form is at least as good as any point brute force finds
     q = nqm.one_step_quadratic(p, m)
     cond = float(q.P * q.R - q.Q**2) / float(q.P * q.R + 1e-300)
+    # The closed form is at least as good as any point brute force finds. When the 2x2 system is (nearly) singular,
+    # e.g. a single noiseless coordinate whose moments have rank one, the minimum is ~0 and the solve loses digits:
+    # there it must still reach the minimum to 1e-8 of the current loss (a wrong formula misses by orders more).
+    assert f_g <= f_b + (1e-12 if cond > 1e-3 else 1e-8) * scale
     if cond > 1e-3:  # well-posed: the minimiser is unique and brute force finds it
         assert lr == pytest.approx(lr_b, rel=1e-4, abs=1e-6 / hmax)
         assert mu == pytest.approx(mu_b, abs=1e-4)
