@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter
 
+from .. import optim
 from . import horizon_color, new_figure
 
 #: Colour of each estimator family (truncated backprop uses the horizon colours when several K are drawn).
@@ -247,7 +248,8 @@ def sampled_endpoint_table(points, J_samples, baseline, T_over_decay) -> Markdow
         d = row - base
         diff = "0" if label == baseline else _pm(d.mean(), d.std(ddof=1) / np.sqrt(n))
         J_cell = f"{row.mean():.4g} ± {row.std(ddof=1) / np.sqrt(n):.2g}"
-        rows.append([label, _sig(a0), _sig(beta), _sig(a0 / (1 + T_over_decay) ** beta), J_cell, diff])
+        a_T = float(optim.inverse_time_decay(T_over_decay, a0, beta, 1.0))  # alpha_0 / (1 + T/K_d)^beta
+        rows.append([label, _sig(a0), _sig(beta), _sig(a_T), J_cell, diff])
     return MarkdownTable(headers, rows)
 
 
