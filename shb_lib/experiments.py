@@ -128,32 +128,39 @@ def _atomic_write(path: pathlib.Path, write):
         raise
 
 
+def unit_paths(out, name: str, unit_cfg: dict) -> tuple[pathlib.Path, pathlib.Path]:
+    """``(<name>-<hash>.npz, <name>-<hash>.json)`` in ``out``. Built by appending, not ``with_suffix``: a name such
+    as ``smd-T100-beta0.1`` holds a dot, and ``with_suffix`` would cut the name and its hash at it."""
+    stem = f"{name}-{unit_hash(unit_cfg)}"
+    return pathlib.Path(out) / f"{stem}.npz", pathlib.Path(out) / f"{stem}.json"
+
+
 def save_unit(out: pathlib.Path, name: str, unit_cfg: dict, arrays: dict, wall_s: float, scale: str) -> pathlib.Path:
     """Write ``<name>-<hash>.npz`` then ``.json`` (the JSON last: its presence marks the unit finished)."""
-    stem = out / f"{name}-{unit_hash(unit_cfg)}"
+    npz, js = unit_paths(out, name, unit_cfg)
 
     def write_npz(tmp):
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **{k: np.asarray(v) for k, v in arrays.items()})
 
-    _atomic_write(stem.with_suffix(".npz"), write_npz)
+    _atomic_write(npz, write_npz)
     meta_json = {"name": name, "scale": scale, "config": unit_cfg, "seed": unit_cfg.get("seed"),
                  "wall_time_s": round(wall_s, 1), "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                  **provenance()}
-    _atomic_write(stem.with_suffix(".json"), lambda tmp: pathlib.Path(tmp).write_text(json.dumps(meta_json, indent=1)))
-    return stem
+    _atomic_write(js, lambda tmp: pathlib.Path(tmp).write_text(json.dumps(meta_json, indent=1)))
+    return js.with_suffix("")
 
 
 def load_unit(out, name: str, unit_cfg: dict):
     """``(arrays, metadata)`` of a finished unit, or ``None``."""
     if out is None:
         return None
-    stem = pathlib.Path(out) / f"{name}-{unit_hash(unit_cfg)}"
-    if not stem.with_suffix(".json").exists() or not stem.with_suffix(".npz").exists():
+    npz, js = unit_paths(out, name, unit_cfg)
+    if not js.exists() or not npz.exists():
         return None
-    with np.load(stem.with_suffix(".npz")) as z:
+    with np.load(npz) as z:
         arrays = {k: z[k] for k in z.files}
-    return arrays, json.loads(stem.with_suffix(".json").read_text())
+    return arrays, json.loads(js.read_text())
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -56,6 +56,21 @@ def test_units_are_written_atomically_with_provenance_and_skipped_on_rerun(tmp_p
     assert len(found) == 1 and ex.load_results(tmp_path, scale="paper") == {}
 
 
+def test_unit_names_with_a_dot_keep_their_hash(tmp_path):
+    # SMD from beta 0.1 is named "smd-T100-beta0.1"; its files must not lose ".1-<hash>" to a suffix rule, or two
+    # configurations would share one file and a rerun would load the wrong one.
+    for steps in (1, 2):
+        ex.save_unit(tmp_path, "smd-T100-beta0.1", {"meta_steps": steps}, {"x": np.arange(steps)}, 0.0, "paper")
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert len(names) == 4 and all(n.startswith("smd-T100-beta0.1-") for n in names), names
+    for steps in (1, 2):
+        arrays, info = ex.load_unit(tmp_path, "smd-T100-beta0.1", {"meta_steps": steps})
+        np.testing.assert_array_equal(arrays["x"], np.arange(steps))
+        assert info["config"] == {"meta_steps": steps}
+    stems = sorted(ex.load_results(tmp_path))
+    assert stems == sorted({n.rsplit(".", 1)[0] for n in names})
+
+
 def test_interrupted_smd_resumes_from_checkpoint(tmp_path, monkeypatch):
     ctx, cfg = _ctx(), _cfg()
     full, _ = ex.smd_unit(ctx, cfg, 4, 0.1, out=None, checkpoint_every=2)
