@@ -91,6 +91,14 @@ def _per_horizon(cfg, key, T):
 # Files: atomic writes with provenance.
 
 
+def _matmul_precision() -> str:
+    """JAX's default float32 matrix-product precision (GPUs may default to TF32; CPUs compute in full float32)."""
+    try:
+        return str(jax.config.jax_default_matmul_precision)
+    except AttributeError:  # a JAX without the attribute: the environment variable, if any
+        return os.environ.get("JAX_DEFAULT_MATMUL_PRECISION", "default")
+
+
 def provenance() -> dict:
     """Package versions and hardware of this process."""
     import importlib.metadata as md
@@ -106,7 +114,8 @@ def provenance() -> dict:
     return {
         "versions": versions,
         "hardware": {"platform": platform.platform(), "machine": platform.machine(), "cpu_count": os.cpu_count(),
-                     "devices": [f"{d.platform}:{d.device_kind}" for d in dev]},
+                     "devices": [f"{d.platform}:{d.device_kind}" for d in dev],
+                     "matmul_precision": _matmul_precision()},
     }
 
 

@@ -48,6 +48,7 @@ def test_units_are_written_atomically_with_provenance_and_skipped_on_rerun(tmp_p
     meta = json.loads(next(tmp_path.glob("*.json")).read_text())
     assert meta["scale"] == "book" and meta["config"]["horizon"] == 4 and meta["seed"] == 0
     assert "jax" in meta["versions"] and "devices" in meta["hardware"] and meta["wall_time_s"] >= 0
+    assert meta["hardware"]["matmul_precision"] in ("None", "default", "high", "highest", "float32", "bfloat16")
     assert not list(tmp_path.glob("*.tmp"))
     again, info2 = ex.surface_unit(ctx, cfg, 4, out=tmp_path)  # loaded, not recomputed
     assert info2["created_utc"] == meta["created_utc"]
