@@ -25,7 +25,7 @@ HORIZONS=${HORIZONS:-"100 20000 5000 1000"}
 CHUNK=${CHUNK:-2500}
 PARTS=${PARTS:-"1 3"}
 SMD_HORIZONS=${SMD_HORIZONS:-"100 1000"}
-SMD_STEPS=${SMD_STEPS:-"600 150"}
+SMD_STEPS=${SMD_STEPS:-"1000 300"}
 DEADLINE=${DEADLINE:-420}
 PACK=${PACK:-}
 export PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}.
@@ -35,7 +35,11 @@ T0=$(date +%s)
 mkdir -p "$OUT/results"
 
 left() { echo $(( DEADLINE - ($(date +%s) - T0) )); }
-pack() { [ -n "$PACK" ] && tar -C "$OUT" -cf "$PACK.tmp" --exclude "$(basename "$PACK")*" . && mv "$PACK.tmp" "$PACK"; true; }
+pack() {  # everything under $OUT into $PACK (a literal path: PACK=$OUT/x on the same line expands the new $OUT)
+  [ -z "$PACK" ] && return
+  tar -C "$OUT" -cf "$PACK.tmp" --exclude "$(basename "$PACK")*" . && mv "$PACK.tmp" "$PACK" \
+    || echo "WARNING: packing $OUT into $PACK failed; the last pack is older" >&2
+}
 phase() {  # phase NAME 'SHELL COMMAND': run it under the time left, log its wall time and exit status, pack
   local name=$1 cmd=$2
   if [ "$(left)" -le 5 ]; then echo "skipped (deadline): $name" | tee -a "$OUT/times.txt"; return; fi
@@ -46,8 +50,11 @@ phase() {  # phase NAME 'SHELL COMMAND': run it under the time left, log its wal
   echo "$name: $(( $(date +%s) - start )) s, exit $rc" | tee -a "$OUT/times.txt"
   pack
 }
-MNIST="'$PYTHON' -m shb_lib.experiments mnist --scale paper --out '$OUT/results'"
-LOG="2>&1 | tr '\\r' '\\n' | grep -v '^ *\$' | tee -a '$OUT/run.log' | tail -n 12"  # tqdm's bars as lines, the last few
+printf -v PY %q "$PYTHON"
+printf -v RESULTS %q "$OUT/results"
+printf -v OUTQ %q "$OUT"
+MNIST="$PY -m shb_lib.experiments mnist --scale paper --out $RESULTS"
+LOG="2>&1 | tr '\\r' '\\n' | grep -v '^ *\$' | tee -a $OUTQ/run.log | tail -n 12"  # tqdm's bars as lines, the last few
 
 (nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "no nvidia-smi") \
   | tee "$OUT/device.txt"
@@ -59,7 +66,7 @@ for T in $HORIZONS; do
 done
 phase "20k-step runs of the surface choices" \
   "$MNIST --horizons $HORIZONS --units surface long --samples $SAMPLES --chunk $CHUNK --choose surface $LOG"
-phase "benchmarks, parts $PARTS" "'$PYTHON' benchmarks/bench_mnist.py --parts $PARTS 2>&1 | tee '$OUT/bench_mnist.txt'"
+phase "benchmarks, parts $PARTS" "$PY benchmarks/bench_mnist.py --parts $PARTS 2>&1 | tee $OUTQ/bench_mnist.txt"
 phase "SMD T=$SMD_HORIZONS, meta-steps $SMD_STEPS, betas 0.1 10" \
   "$MNIST --horizons $SMD_HORIZONS --units smd --meta-steps $SMD_STEPS --init-betas 0.1 10 --meta-lr 0.05 $LOG"
 echo "total: $(( $(date +%s) - T0 )) s" | tee -a "$OUT/times.txt"
