@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import os
 import pathlib
@@ -65,9 +66,9 @@ def config(scale: str, **overrides) -> dict:
     if unknown:
         raise ValueError(f"unknown settings {sorted(unknown)}")
     cfg.update({k: v for k, v in overrides.items() if v is not None})
-    for name in ("horizons",):
-        if any(int(h) < 1 for h in cfg[name]):
-            raise ValueError(f"horizons must be >= 1, got {cfg[name]}")
+    if any(int(h) < 1 for h in cfg["horizons"]):
+        raise ValueError(f"horizons must be >= 1, got {cfg['horizons']}")
+    cfg["horizons"] = tuple(sorted(set(int(h) for h in cfg["horizons"])))  # increasing: the long run's row order
     return cfg
 
 
@@ -381,6 +382,97 @@ def load_results(folder, scale: str | None = None) -> dict:
             with np.load(npz) as z:
                 found[js.stem] = ({k: z[k] for k in z.files}, info)
     return found
+
+
+#: The per-run arrays of a long unit (first axis: one row per horizon); ``step`` is shared by all rows.
+LONG_ROWS = ("horizons", "alpha_0", "beta", "train_loss", "test_error", "lr", "diverged")
+
+
+def sort_long(arrays: dict) -> dict:
+    """A long unit's arrays with its rows in increasing horizon (a unit run with ``--horizons`` out of order)."""
+    order = np.argsort(np.asarray(arrays["horizons"]), kind="stable")
+    return {k: (np.asarray(v)[order] if k in LONG_ROWS else v) for k, v in arrays.items()}
+
+
+def long_ratios(arrays: dict, record_every: int, tail_steps: int = 1000) -> tuple[float, float]:
+    """Training loss of the shortest horizon's schedule over the longest's: at the last step, and averaged over the
+    last ``tail_steps`` steps (the long-horizon loss fluctuates; the mean is the steadier figure)."""
+    a = sort_long(arrays)
+    loss = np.asarray(a["train_loss"])
+    n = max(1, tail_steps // record_every)
+    tail = loss[:, -n:].mean(axis=1)
+    return float(loss[0, -1] / loss[-1, -1]), float(tail[0] / tail[-1])
+
+
+def surface_choices(surfaces: dict, top: int = 3) -> dict:
+    """Each horizon's surface optimum (:func:`meta.best_of_surface`, geometric mean of the ``top`` best samples) per
+    budget: ``{n_samples: {T: (alpha_0, beta)}}``, largest budget first. ``surfaces`` is :func:`organize`'s
+    ``{T: [(arrays, info), ...]}``."""
+    out = {}
+    for T, runs in surfaces.items():
+        for a, i in runs:
+            n = int(i["config"]["n_samples"])
+            if T in out.setdefault(n, {}):
+                raise ValueError(f"surfaces: two units with n_samples={n} for horizon {T}; keep one of them")
+            out[n][T] = meta.best_of_surface(a, top)
+    return {n: dict(sorted(out[n].items())) for n in sorted(out, reverse=True)}
+
+
+def _choice_label(arrays, info, surfaces, smds) -> str:
+    """How a long unit's schedules were chosen, found by recomputing each candidate's choice from the units: which
+    surface budget, or which SMD runs of each horizon (any subset of its starts), give the unit's ``(alpha_0, beta)``
+    as :func:`long_unit` stored them (rounded to 6 decimals)."""
+    c = info["config"]
+    want = {int(T): (a, b) for T, a, b in zip(arrays["horizons"], c["alpha_0"], c["beta"])}
+
+    def same(choice, T):
+        return np.allclose(np.round(choice, 6), want[T], rtol=0, atol=1e-9)
+
+    by = c.get("chosen_by", "SMD")
+    if by.startswith("surface"):
+        top = int(by.split()[-1])
+        for n, choices in surface_choices(surfaces, top).items():
+            if all(T in choices and same(choices[T], T) for T in want):
+                return f"surface top {top} of {n} samples"
+        return by
+    inits = set()
+    for T in want:
+        runs = smds.get(T, [])
+        subsets = (sub for k in range(len(runs), 0, -1) for sub in itertools.combinations(runs, k))
+        match = next((sub for sub in subsets if same(smd_choice([a for a, _ in sub]), T)), None)
+        if match is None:
+            return "SMD"
+        inits |= {i["config"]["init_beta"] for _, i in match}
+    return "SMD from beta = " + " and ".join(f"{b:g}" for b in sorted(inits))
+
+
+def organize(units: dict) -> dict:
+    """The units of :func:`load_results` grouped for reading: ``{"surface": {T: [(arrays, info), ...]},
+    "smd": {T: [(arrays, info), ...]}, "long": [(arrays, info, label), ...]}``, horizons increasing, each horizon's
+    surfaces with the most samples first, long runs' rows sorted by horizon (:func:`sort_long`) and labelled with
+    how their schedules were chosen (which surface budget or which SMD runs reproduce their ``(alpha_0, beta)``)."""
+    out = {"surface": {}, "smd": {}, "long": []}
+    for arrays, info in units.values():
+        kind = info["config"]["unit"]
+        if kind in ("surface", "smd"):
+            out[kind].setdefault(int(info["config"]["horizon"]), []).append((arrays, info))
+    for kind in ("surface", "smd"):
+        out[kind] = dict(sorted(out[kind].items()))
+    for runs in out["surface"].values():
+        runs.sort(key=lambda r: -r[1]["config"]["n_samples"])
+    for runs in out["smd"].values():
+        runs.sort(key=lambda r: r[1]["config"]["init_beta"])
+    for arrays, info in units.values():
+        if info["config"]["unit"] == "long":
+            out["long"].append((sort_long(arrays), info, _choice_label(arrays, info, out["surface"], out["smd"])))
+    return out
+
+
+def device_label(info: dict) -> str:
+    """Where a unit ran, in words: the accelerator's name, or the CPU core count."""
+    hw = info["hardware"]
+    gpus = [d.split(":", 1)[1] for d in hw["devices"] if not d.startswith("cpu")]
+    return ", ".join(gpus) if gpus else f"{hw['cpu_count']}-core CPU"
 
 
 def main(argv=None) -> int:

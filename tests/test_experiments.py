@@ -10,7 +10,7 @@ import pytest
 
 import shb_lib  # noqa: F401
 from shb_lib import experiments as ex
-from shb_lib import mlp
+from shb_lib import meta, mlp
 
 
 def _ctx():
@@ -48,13 +48,22 @@ def test_units_are_written_atomically_with_provenance_and_skipped_on_rerun(tmp_p
     meta = json.loads(next(tmp_path.glob("*.json")).read_text())
     assert meta["scale"] == "book" and meta["config"]["horizon"] == 4 and meta["seed"] == 0
     assert "jax" in meta["versions"] and "devices" in meta["hardware"] and meta["wall_time_s"] >= 0
-    assert meta["hardware"]["matmul_precision"] in ("None", "default", "high", "highest", "float32", "bfloat16")
+    assert "matmul_precision" in meta["hardware"]
     assert not list(tmp_path.glob("*.tmp"))
     again, info2 = ex.surface_unit(ctx, cfg, 4, out=tmp_path)  # loaded, not recomputed
     assert info2["created_utc"] == meta["created_utc"]
     np.testing.assert_array_equal(again["loss"], arrays["loss"])
     found = ex.load_results(tmp_path, scale="book")
     assert len(found) == 1 and ex.load_results(tmp_path, scale="paper") == {}
+
+
+def test_provenance_records_the_matmul_precision():
+    old = jax.config.jax_default_matmul_precision
+    try:
+        jax.config.update("jax_default_matmul_precision", "highest")
+        assert ex.provenance()["hardware"]["matmul_precision"] == "highest"
+    finally:
+        jax.config.update("jax_default_matmul_precision", old)
 
 
 def test_unit_names_with_a_dot_keep_their_hash(tmp_path):
@@ -138,3 +147,74 @@ def test_cli_passes_one_value_per_horizon(monkeypatch):
     assert ex.main(["mnist", "--scale", "paper", "--horizons", "100", "5000", "--meta-steps", "9", "4",
                     "--samples", "8", "--chunk", "16"]) == 0
     assert seen["meta_steps"] == {100: 9, 5000: 4} and seen["n_samples"] == 8 and seen["surface_chunk"] == 16
+
+
+def test_config_sorts_horizons():
+    assert ex.config("paper", horizons=(20000, 100, 5000, 100))["horizons"] == (100, 5000, 20000)
+
+
+def _long(horizons, final):
+    n, R = len(horizons), 10
+    loss = np.outer(final, np.ones(R)) * np.linspace(2.0, 1.0, R)  # each row ends at its `final` value
+    return {"step": np.arange(1, R + 1) * 100, "horizons": np.asarray(horizons), "alpha_0": np.asarray(final) * 0 + 0.1,
+            "beta": np.arange(n, dtype=float), "train_loss": loss, "test_error": loss / 10, "lr": loss / 100,
+            "diverged": np.zeros(n, bool)}
+
+
+def test_sort_long_and_ratios_follow_the_horizons_not_the_row_order():
+    a = _long([100, 20000, 5000, 1000], [4.0, 0.001, 0.01, 0.1])
+    s = ex.sort_long(a)
+    assert list(s["horizons"]) == [100, 1000, 5000, 20000]
+    np.testing.assert_array_equal(s["beta"], [0.0, 3.0, 2.0, 1.0])
+    np.testing.assert_array_equal(s["train_loss"][:, -1], [4.0, 0.1, 0.01, 0.001])
+    np.testing.assert_array_equal(s["step"], a["step"])
+    final, tail = ex.long_ratios(a, record_every=100, tail_steps=300)
+    assert final == pytest.approx(4000.0)
+    assert tail == pytest.approx(4000.0)  # rows are proportional, so any window gives the same ratio
+    b = dict(a, train_loss=a["train_loss"].copy())
+    b["train_loss"][1, -3:] = [0.003, 0.002, 0.001]  # the longest horizon's last three records
+    assert ex.long_ratios(b, 100, 300)[1] == pytest.approx(np.mean(a["train_loss"][0, -3:]) / 0.002)
+
+
+def _info(unit, devices=("cpu:cpu",), **cfg):
+    return {"config": dict(unit=unit, **cfg), "hardware": {"devices": list(devices), "cpu_count": 2}}
+
+
+def test_organize_groups_units_and_names_how_long_runs_were_chosen():
+    rng = np.random.default_rng(0)
+
+    def surface(n):
+        return {"alpha_0": rng.uniform(0.01, 0.5, n), "beta": rng.uniform(0.1, 100, n), "loss": rng.uniform(0, 1, n)}
+
+    def smd(b0):  # small alpha_0: stored choices are rounded to 6 decimals, far coarser than rtol=1e-5 here
+        return {"alpha_0": np.geomspace(0.01, 0.0234567, 11) * (1 + b0 / 100), "beta": np.geomspace(b0, 1.0, 11)}
+
+    units = {}
+    for T in (1000, 100):
+        for n in (8, 50):
+            units[f"surface-T{T}-{n}"] = (surface(n), _info("surface", horizon=T, n_samples=n))
+        for b0 in (10.0, 1.0, 0.1):
+            units[f"smd-T{T}-{b0}"] = (smd(b0), _info("smd", ("gpu:NVIDIA H100",), horizon=T, init_beta=b0))
+    surf = {T: units[f"surface-T{T}-8"][0] for T in (100, 1000)}
+    by_surface = {T: meta.best_of_surface(surf[T], 3) for T in (1000, 100)}
+    by_smd = {T: ex.smd_choice([units[f"smd-T{T}-{b}"][0] for b in (0.1, 10.0)]) for T in (1000, 100)}
+    by_one = {T: ex.smd_choice([units[f"smd-T{T}-1.0"][0]]) for T in (1000, 100)}
+    for name, choices, by in (("long-a", by_surface, "surface top 3"), ("long-b", by_smd, None),
+                              ("long-c", by_one, None)):
+        cfg = dict(alpha_0=[round(choices[T][0], 6) for T in (1000, 100)],  # as long_unit stores them
+                   beta=[round(choices[T][1], 6) for T in (1000, 100)], **({"chosen_by": by} if by else {}))
+        units[name] = (_long([1000, 100], [0.1, 1.0]), _info("long", **cfg))
+    o = ex.organize(units)
+    assert list(o["surface"]) == [100, 1000] and list(o["smd"]) == [100, 1000]
+    assert [i["config"]["n_samples"] for _, i in o["surface"][100]] == [50, 8]
+    assert [i["config"]["init_beta"] for _, i in o["smd"][100]] == [0.1, 1.0, 10.0]
+    sc = ex.surface_choices(o["surface"], top=3)
+    assert list(sc) == [50, 8] and sc[8] == {100: by_surface[100], 1000: by_surface[1000]}
+    labels = sorted(label for _, _, label in o["long"])
+    assert labels == ["SMD from beta = 0.1 and 10", "SMD from beta = 1", "surface top 3 of 8 samples"]
+    assert all(list(a["horizons"]) == [100, 1000] for a, _, _ in o["long"])
+    assert ex.device_label(units["smd-T100-0.1"][1]) == "NVIDIA H100"
+    assert ex.device_label(units["surface-T100-8"][1]) == "2-core CPU"
+    twice = dict(units, extra=(surface(8), _info("surface", horizon=100, n_samples=8)))
+    with pytest.raises(ValueError, match="n_samples=8 for horizon 100"):
+        ex.organize(twice)

@@ -89,7 +89,7 @@ def plot_final_losses(rows: list[tuple[str, np.ndarray, np.ndarray]], *, title: 
     for j, (label, Ts, losses) in enumerate(rows):
         Ts = np.asarray(Ts, float)
         x = Ts / Ts.max()
-        ax.plot(x, losses, "o-", label=label, color=["#1f77b4", "#d62728", "#2ca02c"][j % 3])
+        ax.plot(x, losses, "o-", label=label, color=["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e"][j % 4])
         for xi, Ti, li in zip(x, Ts, losses):
             ax.annotate(_label(Ti), (xi, li), textcoords="offset points", xytext=(4, 4), fontsize=7)
     ax.set_xscale("log")
