@@ -1,0 +1,34 @@
+"""The network chapters on another CPU's rounding: nbval again, with XLA limited to another instruction set.
+
+Float32 results differ in their last bits from one CPU to the next (XLA vectorizes reductions to the widest
+instructions it finds), and training amplifies the difference. The main nbval run checks the chapters with this
+machine's instruction set; this test re-executes the float32 chapters with XLA limited to SSE4.2, the rounding of a
+machine without AVX, and checks that their outputs still match the stored ones (exactly, or within the tolerance a
+cell declares with its reason in ``metadata.shb``; see ``tests/nbval_numeric.py``). A cell that only agrees by the
+accident of one CPU's rounding fails here.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from shb_lib.book import ROOT
+
+#: The chapters that train the float32 network (the noisy-quadratic chapters are float64 and exact).
+NETWORK_CHAPTERS = ("04-mnist-meta-optimization.ipynb", "05-online-meta-optimization.ipynb",
+                    "06-removing-the-bias.ipynb")
+OTHER_ISA = "SSE4_2"
+
+
+@pytest.mark.parametrize("chapter", NETWORK_CHAPTERS)
+def test_chapter_reproduces_with_another_instruction_set(chapter):
+    env = dict(os.environ, XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} --xla_cpu_max_isa={OTHER_ISA}".strip())
+    cmd = [sys.executable, "-m", "pytest", str(ROOT / "book" / chapter), "-q"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, (
+        f"{chapter} under XLA_FLAGS=--xla_cpu_max_isa={OTHER_ISA}: nbval failed (exit {proc.returncode})\n"
+        f"{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}")
