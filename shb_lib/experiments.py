@@ -42,7 +42,7 @@ SCALES = {
         K=500.0, horizons=(50, 200, 1000), n_samples=(96, 64, 40), surface_eval_batches=20,
         meta_steps=(40, 20, 5), smd_eval_batches=10, meta_lr=0.15, init_betas=(0.1, 10.0), init_alpha_0=0.01,
         final_steps=4000, record_every=250, long_eval_batches=20,
-        sweep_batch_sizes=(10, 100, 300), sweep_betas=(0.03, 0.3, 3.0, 30.0), sweep_alpha_0=0.1,
+        sweep_batch_sizes=(30, 100, 300), sweep_betas=(0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0), sweep_alpha_0=0.1,
         choose="surface", top=3,
     ),
     "paper": dict(
@@ -299,13 +299,17 @@ def smd_choice(trajectories, tail: float = 0.1):
     return float(np.exp(np.mean(la))), float(np.exp(np.mean(lb)))
 
 
-def long_unit(ctx, cfg, horizons, choices, out=None, progress=False):
+def long_unit(ctx, cfg, horizons, choices, out=None, progress=False, chosen_by=None):
+    """Train with each horizon's ``choices[T] = (alpha_0, beta)`` for ``final_steps`` (one row per horizon, same
+    batches); ``chosen_by`` says how the choices were made (default: from ``cfg["choose"]``)."""
     alpha = [choices[T][0] for T in horizons]
     beta = [choices[T][1] for T in horizons]
     ucfg = dict(_base(cfg), unit="long", horizons=list(horizons), alpha_0=[round(a, 6) for a in alpha],
                 beta=[round(b, 6) for b in beta], steps=cfg["final_steps"], record_every=cfg["record_every"],
                 n_eval_batches=cfg["long_eval_batches"])
-    if cfg["choose"] == "surface":  # how the schedules were chosen (absent: from SMD)
+    if chosen_by is not None:
+        ucfg["chosen_by"] = chosen_by
+    elif cfg["choose"] == "surface":  # how the schedules were chosen (absent: from SMD)
         ucfg["chosen_by"] = f"surface top {cfg['top']}"
 
     def compute():
@@ -365,6 +369,21 @@ def run_mnist(scale: str = "book", out=None, horizons=None, units=("surface", "s
     if "sweep" in units:
         res["sweep"], res["info"]["sweep"] = sweep_unit(ctx, cfg, out, progress)
     return res
+
+
+def long_over_seeds(scale: str, choices: dict, chosen_by: str, seeds, out=None, progress: bool = False,
+                    **overrides) -> dict:
+    """The long runs of fixed ``choices`` (``{T: (alpha_0, beta)}``, made once, e.g. from the seed-0 surfaces) for
+    every seed in ``seeds``: each seed draws its own initialization, pretraining and batches, so the spread over
+    seeds is the spread of the long run itself, not of the search. Returns ``{seed: (arrays, info)}``."""
+    runs = {}
+    horizons = tuple(sorted(int(T) for T in choices))
+    for seed in seeds:
+        cfg = config(scale, horizons=horizons, seed=int(seed), **overrides)
+        ctx = _Context(cfg)
+        runs[int(seed)] = long_unit(ctx, cfg, horizons, {int(T): c for T, c in choices.items()}, out, progress,
+                                    chosen_by=chosen_by)
+    return runs
 
 
 def load_results(folder, scale: str | None = None) -> dict:
@@ -493,7 +512,17 @@ def main(argv=None) -> int:
     p.add_argument("--meta-lr", type=float, help="Adam learning rate of SMD in log space (default: the scale's)")
     p.add_argument("--init-betas", type=float, nargs="+", help="SMD initial betas (default: 0.1 10)")
     p.add_argument("--choose", choices=["smd", "surface"], help="how each horizon's (alpha_0, beta) is chosen")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0],
+                   help="one whole run per seed (data order, initialization, batches, samples; default 0)")
+    q = sub.add_parser("long-seeds", help="long runs of the surface choices in a results folder, over seeds")
+    q.add_argument("--scale", choices=sorted(SCALES), default="paper")
+    q.add_argument("--choices-from", default="results/", help="folder holding the surfaces (default results/)")
+    q.add_argument("--samples", type=int, required=True, help="use the surfaces of this many samples")
+    q.add_argument("--out", required=True, help="folder of the long-run files")
+    q.add_argument("--seeds", type=int, nargs="+", required=True)
     args = parser.parse_args(argv)
+    if args.cmd == "long-seeds":
+        return _long_seeds_main(parser, args)
     if args.horizons and min(args.horizons) < 1:
         parser.error("--horizons must be >= 1")
     for name, v in (("--meta-lr", args.meta_lr), ("--chunk", args.chunk)):
@@ -511,15 +540,34 @@ def main(argv=None) -> int:
         per_horizon[name] = v[0] if len(v) == 1 else dict(zip(horizons, v))
     if args.init_betas and min(args.init_betas) <= 0:
         parser.error("--init-betas must be > 0")
-    res = run_mnist(args.scale, args.out, args.horizons, tuple(args.units), progress=True,
-                    n_samples=per_horizon.get("--samples"), meta_steps=per_horizon.get("--meta-steps"),
-                    choose=args.choose, meta_lr=args.meta_lr, surface_chunk=args.chunk,
-                    init_betas=tuple(args.init_betas) if args.init_betas else None)
-    for T, (a, b) in res["choice"].items():
-        print(f"T={T}: alpha_0={a:.4g} beta={b:.4g}")
-    if "long" in res:
-        for T, loss in zip(res["long"]["horizons"], res["long"]["train_loss"][:, -1]):
-            print(f"T={T}: final training loss {loss:.4g}")
+    if min(args.seeds) < 0 or len(set(args.seeds)) != len(args.seeds):
+        parser.error(f"--seeds must be distinct integers >= 0, got {args.seeds}")
+    for seed in args.seeds:
+        res = run_mnist(args.scale, args.out, args.horizons, tuple(args.units), progress=True,
+                        n_samples=per_horizon.get("--samples"), meta_steps=per_horizon.get("--meta-steps"),
+                        choose=args.choose, meta_lr=args.meta_lr, surface_chunk=args.chunk,
+                        init_betas=tuple(args.init_betas) if args.init_betas else None, seed=seed)
+        for T, (a, b) in res["choice"].items():
+            print(f"seed {seed}, T={T}: alpha_0={a:.4g} beta={b:.4g}")
+        if "long" in res:
+            for T, loss in zip(res["long"]["horizons"], res["long"]["train_loss"][:, -1]):
+                print(f"seed {seed}, T={T}: final training loss {loss:.4g}")
+    return 0
+
+
+def _long_seeds_main(parser, args) -> int:
+    if min(args.seeds) < 0 or len(set(args.seeds)) != len(args.seeds):
+        parser.error(f"--seeds must be distinct integers >= 0, got {args.seeds}")
+    units = organize(load_results(args.choices_from, scale=args.scale))
+    budgets = surface_choices(units["surface"], SCALES[args.scale]["top"])
+    if args.samples not in budgets:
+        parser.error(f"--samples: no {args.samples}-sample surfaces in {args.choices_from} (found {sorted(budgets)})")
+    chosen_by = f"surface top {SCALES[args.scale]['top']} of {args.samples} samples"
+    runs = long_over_seeds(args.scale, budgets[args.samples], chosen_by, args.seeds, args.out, progress=True)
+    for seed, (arrays, info) in runs.items():
+        a = sort_long(arrays)
+        losses = ", ".join(f"T={T}: {loss:.4g}" for T, loss in zip(a["horizons"], a["train_loss"][:, -1]))
+        print(f"seed {seed}: final training loss {losses}")
     return 0
 
 
