@@ -22,8 +22,9 @@ def significant(value: float, digits: int) -> float:
 
 
 def text(value: float, digits: int) -> str:
-    """The text the prose shows: ``value`` with ``digits`` significant digits, as ``%g`` writes it."""
-    return f"{significant(value, digits):.{digits}g}"
+    """The text the prose shows: ``value`` rounded to ``digits`` significant digits, as ``%g`` writes it (``170``,
+    not ``1.7e+02``)."""
+    return f"{significant(value, digits):g}"
 
 
 class _Shown:

@@ -120,3 +120,106 @@ def test_with_decay_every_horizon_favours_the_largest_rate():
 
 def test_with_decay_every_horizon_favours_the_largest_rate_can_fail():
     assert not decayed_objective_picks_largest(noisy=True, decay=False)
+
+
+# --- chapter 4: the network, over the committed seeds ---------------------------------------------------------------
+
+RESULTS = ROOT / "results"
+
+
+@functools.cache
+def book_seeds():
+    return fd.book_runs(RESULTS / "book", range(10))
+
+
+def _swap_horizons(run):
+    """The same run with the shortest and longest horizons' roles exchanged (the claim's premise reversed)."""
+    T = sorted(run["choice"])
+    choice = dict(run["choice"])
+    choice[T[0]], choice[T[-1]] = run["choice"][T[-1]], run["choice"][T[0]]
+    long = ex.sort_long(run["long"])
+    loss = np.asarray(long["train_loss"])[::-1]
+    return dict(run, choice=choice, long=dict(long, train_loss=loss))
+
+
+def test_book_scale_shortest_horizon_decays_faster():
+    """Chapter 4: "Over 10 seeds, the 50-step horizon chooses a beta a median ... times the 1000-step horizon's
+    (lower quartile ...)": the lower quartile of the ratio is above findings.MARGINS["beta_ratio"]."""
+    assert fd.shortest_decays_faster(fd.over_seeds(book_seeds()))
+
+
+def test_book_scale_shortest_horizon_decays_faster_can_fail():
+    swapped = {s: _swap_horizons(r) for s, r in book_seeds().items()}
+    assert not fd.shortest_decays_faster(fd.over_seeds(swapped))
+
+
+def test_book_scale_shortest_horizon_trains_worse():
+    """Chapter 4: "its long run ends with a median ... times the training loss ...; its choice ends worst of the
+    three horizons in ... of the 10 seeds" (lower quartile above MARGINS["loss_ratio"], worst on 80 % of seeds)."""
+    assert fd.shortest_trains_worse(fd.over_seeds(book_seeds()))
+
+
+def test_book_scale_shortest_horizon_trains_worse_can_fail():
+    swapped = {s: _swap_horizons(r) for s, r in book_seeds().items()}
+    assert not fd.shortest_trains_worse(fd.over_seeds(swapped))
+
+
+def test_less_noise_and_longer_horizons_choose_slower_decay():
+    """Chapter 4's slider: "In the median over the ten seeds, the best beta falls as the horizon grows, at every batch
+    size, and as the batch grows, at every horizon"."""
+    assert fd.best_decay_falls(fd.median_sweep(book_seeds()))
+
+
+def test_less_noise_and_longer_horizons_choose_slower_decay_can_fail():
+    sweep = fd.median_sweep(book_seeds())
+    assert not fd.best_decay_falls(dict(sweep, loss=np.asarray(sweep["loss"])[::-1]))  # horizons reversed
+
+
+@functools.cache
+def paper_long_seeds():
+    units = ex.load_results(RESULTS / "paper-seeds", scale="paper")
+    return {i["seed"]: (a, i) for a, i in units.values()}
+
+
+def test_paper_scale_long_run_gap_over_seeds():
+    """Chapter 4: "Over 10 seeds of the 20k-step runs, the 100-step choice ends with a median ... times the 20k-step
+    choice's training loss at the last step (lower quartile ...; ICLR: "over three orders of magnitude")"."""
+    seeds = paper_long_seeds()
+    assert len(seeds) >= 10
+    spread = fd.long_ratio_spread(seeds, ex.SCALES["paper"]["record_every"])
+    assert fd.paper_gap_holds(spread["final"])
+
+
+def test_paper_scale_long_run_gap_can_fail():
+    flipped = {s: (dict(a, train_loss=np.asarray(ex.sort_long(a)["train_loss"])[::-1],
+                        horizons=np.asarray(ex.sort_long(a)["horizons"])), i)
+               for s, (a, i) in paper_long_seeds().items()}
+    spread = fd.long_ratio_spread(flipped, ex.SCALES["paper"]["record_every"])
+    assert not fd.paper_gap_holds(spread["final"])
+
+
+def slider_fixed_rates(noise: float):
+    from shb_lib.plotting.nqm import SLIDER_GRID, _slider_data
+
+    rows = [(h, *_slider_data(h, noise)[1:3]) for h in SLIDER_GRID["horizon"] if h >= 10]
+    return [(h, best, float(curve[-1])) for h, best, curve in rows]
+
+
+def longer_horizon_smaller_fixed_rate_and_lower_end(noise: float) -> bool:
+    rows = slider_fixed_rates(noise)
+    return all(a[1] > b[1] and a[2] > b[2] for a, b in zip(rows, rows[1:]))
+
+
+@pytest.mark.parametrize("noise", [0.25, 1.0, 4.0])
+def test_slider_with_noise_longer_horizons_pick_smaller_fixed_rates(noise):
+    """Chapter 3's slider: "With noise, from 10 steps on, the longer the horizon, the smaller the fixed rate it picks,
+    and the shorter horizons' choices end far higher at step 250"."""
+    assert longer_horizon_smaller_fixed_rate_and_lower_end(noise)
+
+
+def test_slider_without_noise_every_horizon_picks_the_same_rate():
+    """Chapter 3's slider: "With noise 0, every horizon from 10 steps on picks the same rate", and the claim with
+    noise fails there."""
+    rows = slider_fixed_rates(0.0)
+    assert len({best for _, best, _ in rows}) == 1
+    assert not longer_horizon_smaller_fixed_rate_and_lower_end(0.0)

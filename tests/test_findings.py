@@ -49,7 +49,7 @@ def test_median_sweep_and_agreement():
 
 @pytest.mark.parametrize("value, digits, shown", [(74.147, 2, "74"), (0.0229123, 3, "0.0229"), (2.21e7, 3,
                                                                                               "2.21e+07"),
-                                                   (0.0, 2, "0")])
+                                                   (0.0, 2, "0"), (165.6, 2, "170")])
 def test_glue_text(value, digits, shown):
     assert glue.text(value, digits) == shown
 
