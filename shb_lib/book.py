@@ -10,6 +10,12 @@ Notebook outputs are only ever committed through this command::
 Each notebook is executed in a fresh kernel of the current environment, in its own folder (as nbval and the reader's
 Jupyter do), with widget state stored so that the built book can draw the controls. No timing metadata is written, so
 a rerun with unchanged results leaves the file unchanged.
+
+Nothing is lost: every argument is checked before the first notebook runs (it must exist, be a ``.ipynb`` file and
+hold a valid notebook; ``--timeout`` must be a whole number of seconds > 0); a notebook is written only after all its
+cells ran, atomically (a temporary file in its folder, then :func:`os.replace`), so a full disk, a failing cell or
+Ctrl-C leaves it exactly as it was. A failing cell or Ctrl-C ends the command with a one-line message and status 1 or
+130; the notebooks already finished keep their new outputs.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ import os
 import pathlib
 import sys
 import time
+
+from . import checks, results_io
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -88,13 +96,63 @@ def ensure_launch_cell(nb) -> None:
     nb.cells.insert(index, cell)
 
 
-def run_notebook(path: pathlib.Path, timeout: int = 1800) -> float:
-    """Execute ``path`` in place, top to bottom, in a fresh kernel; return the wall time in seconds."""
+class NotebookError(ValueError):
+    """A path given to :func:`run_notebook` is not a readable notebook (a folder, a ``.md`` file, invalid JSON)."""
+
+
+def read_notebook(path: pathlib.Path):
+    """The notebook at ``path`` (nbformat 4), checked: it exists, is a ``.ipynb`` file and holds a valid notebook.
+
+    Raises:
+        NotebookError: naming the path and what is wrong with it.
+    """
     import nbformat
+
+    path = pathlib.Path(path)
+    if not path.exists():
+        raise NotebookError(f"{path}: no such notebook")
+    if path.is_dir():
+        raise NotebookError(f"{path}: is a folder, not a notebook (name the .ipynb files, e.g. {path}/*.ipynb)")
+    if path.suffix != ".ipynb":
+        raise NotebookError(f"{path}: not a .ipynb notebook (only executable notebooks have outputs to store)")
+    try:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+    except (OSError, UnicodeDecodeError) as e:
+        raise NotebookError(f"{path}: cannot be read ({type(e).__name__}: {e})") from None
+    except Exception as e:  # NotJSONError, ValidationError, ...: anything that is not a valid notebook
+        reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise NotebookError(f"{path}: not a valid notebook ({type(e).__name__}: {reason})") from None
+    return nb
+
+
+def write_notebook(nb, path: pathlib.Path) -> None:
+    """Write ``nb`` to ``path`` atomically (:func:`shb_lib.results_io.atomic_write`): the old file stays intact
+    until the new one is complete on disk."""
+    import nbformat
+
+    text = nbformat.writes(nb)  # validates and serializes in memory first: nothing is written if this fails
+    if not text.endswith("\n"):
+        text += "\n"  # as nbformat.write does
+    results_io.atomic_write_text(path, text)
+
+
+def run_notebook(path: pathlib.Path, timeout: int = 1800) -> float:
+    """Execute ``path`` in place, top to bottom, in a fresh kernel; return the wall time in seconds.
+
+    ``timeout`` (seconds per cell) must be an integer > 0. The file is rewritten only once every cell has run, and
+    atomically; if a cell fails, times out or the run is interrupted, the file is left unchanged.
+
+    Raises:
+        NotebookError: ``path`` is not a readable notebook. ValueError: a bad ``timeout``.
+        nbclient.exceptions.CellExecutionError: a cell raised (the file is unchanged).
+        KeyboardInterrupt: on Ctrl-C (SIGINT) or SIGTERM, after the kernel was shut down (the file is unchanged).
+    """
     from nbclient import NotebookClient
 
+    checks.check_int("timeout", timeout, 1)
     path = pathlib.Path(path).resolve()
-    nb = nbformat.read(path, as_version=4)
+    nb = read_notebook(path)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     ensure_launch_cell(nb)
     for cell in nb.cells:  # drop stale outputs first: what is stored comes from this run only
@@ -108,16 +166,23 @@ def run_notebook(path: pathlib.Path, timeout: int = 1800) -> float:
     os.environ.pop("MPLBACKEND", None)
     client = NotebookClient(
         nb,
-        timeout=timeout,
+        timeout=int(timeout),
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
         record_timing=False,
         store_widget_state=True,
     )
     t0 = time.perf_counter()
-    client.execute()
+    try:
+        client.execute()
+    except BaseException as e:
+        # On SIGINT/SIGTERM nbclient's own handler shuts the kernel down (recording the future below); the cell
+        # then fails with an unrelated error (DeadKernelError, or an AssertionError from a second cleanup).
+        if isinstance(e, KeyboardInterrupt) or getattr(client, "_async_cleanup_kernel_future", None) is not None:
+            raise KeyboardInterrupt from None
+        raise
     elapsed = time.perf_counter() - t0
-    nbformat.write(nb, path)
+    write_notebook(nb, path)
     return elapsed
 
 
@@ -134,17 +199,31 @@ def readme_figure(path: pathlib.Path = README_FIGURE) -> pathlib.Path:
 
     schedules = nqm.figure1_schedules(nqm.PAPER_T)
     fig, _ = schedules_panels(schedules["noisy"], title="Greedy (one-step-optimal) steps shrink at once and end 15x worse")
+    path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, metadata={"Software": None})
+    results_io.atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None}))
     return path
 
 
+def _timeout(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number of seconds > 0, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of seconds > 0, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The command line (see the module docstring). Returns the exit status: 0 done, 1 a cell failed, 2 a bad
+    argument (argparse's convention), 130 interrupted (Ctrl-C)."""
     parser = argparse.ArgumentParser(prog="python -m shb_lib.book", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     run = sub.add_parser("run", help="execute notebooks top to bottom and store their outputs")
     run.add_argument("notebooks", nargs="*", help="notebooks to run (default: every notebook in _toc.yml)")
-    run.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell (default 1800)")
+    run.add_argument("--timeout", type=_timeout, default=1800,
+                     help="seconds allowed per cell, an integer > 0 (default 1800)")
     sub.add_parser("list", help="print the notebooks of the table of contents")
     sub.add_parser("readme-figure", help=f"redraw {README_FIGURE.relative_to(ROOT)}")
     args = parser.parse_args(argv)
@@ -157,12 +236,32 @@ def main(argv: list[str] | None = None) -> int:
         print(readme_figure().relative_to(ROOT))
         return 0
     paths = [pathlib.Path(p) for p in args.notebooks] or toc_notebooks()
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        parser.error(f"no such notebook: {', '.join(missing)}")
-    for p in paths:
-        print(f"running {p} ...", flush=True)
-        print(f"  done in {run_notebook(p, args.timeout):.1f} s", flush=True)
+    problems = []
+    for p in paths:  # every argument is checked before the first notebook runs
+        try:
+            read_notebook(p)
+        except NotebookError as e:
+            problems.append(str(e))
+    if problems:
+        run.error("\n  ".join(problems))
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    current = None
+    try:
+        for current in paths:
+            print(f"running {current} ...", flush=True)
+            print(f"  done in {run_notebook(current, args.timeout):.1f} s", flush=True)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: {current} was left unchanged", file=sys.stderr, flush=True)
+        return 130
+    except (CellExecutionError, CellTimeoutError, DeadKernelError) as e:
+        print(f"error: {current}: {type(e).__name__}; the notebook was left unchanged:\n{e}", file=sys.stderr,
+              flush=True)
+        return 1
+    except OSError as e:
+        print(f"error: {current} could not be written ({type(e).__name__}: {e}); it was left unchanged",
+              file=sys.stderr, flush=True)
+        return 1
     return 0
 
 

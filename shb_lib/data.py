@@ -474,7 +474,15 @@ def load_mnist(data_dir: str | os.PathLike | None = None, *, download: bool = Tr
             where it looked, what failed and how to get the data).
         MNISTCorruptError: a file in a folder named by ``data_dir`` or ``SHB_DATA_DIR`` is truncated,
             corrupted or not the expected file (the message names it and the fault).
+        ValueError: ``data_dir`` is not a path, or ``download`` not a bool.
     """
+    if not isinstance(download, (bool, np.bool_)):
+        raise ValueError(f"download must be True or False, got {download!r}")
+    if data_dir is not None and not isinstance(data_dir, (str, os.PathLike)):
+        raise ValueError(f"data_dir must be a path (str or os.PathLike) or None, got {type(data_dir).__name__}")
+    if data_dir is not None and str(data_dir) == "":
+        raise ValueError("data_dir must name a folder, got the empty string (pass None to use $SHB_DATA_DIR or the "
+                         "cache)")
     if data_dir is not None:
         return _load_named(Path(data_dir).expanduser(), "the argument data_dir of load_mnist")
     env = os.environ.get(ENV_VAR, "")

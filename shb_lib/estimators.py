@@ -50,7 +50,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import meta, mlp, nqm, optim
+from . import checks, meta, mlp, nqm, optim
 
 #: Time constant of the inverse-time decay schedule, in steps.
 DECAY_STEPS = 100.0
@@ -61,14 +61,32 @@ DECAY_STEPS = 100.0
 
 
 def _check_int(name, value, low=1, high=None):
-    if isinstance(value, bool) or int(value) != value or value < low or (high is not None and value > high):
-        allowed = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"{name} must be an integer {allowed}, got {value!r}")
+    return checks.check_int(name, value, low, high)
 
 
 def _check_positive(name, value):
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return checks.check_positive(name, value)
+
+
+def _check_momentum(momentum, low_open=True):
+    """``-1 < momentum < 1`` (the noisy quadratic's range) or, with ``low_open=False``, ``0 <= momentum < 1``;
+    traced values are not checked."""
+    if low_open:
+        checks.check_real("momentum", momentum, low=-1.0, high=1.0, low_open=True, high_open=True, scalar=True)
+    else:
+        checks.check_real("momentum", momentum, low=0.0, high=1.0, high_open=True, scalar=True)
+
+
+def _check_problem_schedule(problem, schedule):
+    if not isinstance(problem, nqm.NoisyQuadratic):
+        raise ValueError(f"problem must be a NoisyQuadratic (e.g. small_problem()), got {type(problem).__name__}")
+    if not callable(schedule):
+        raise ValueError(f"schedule must be a function (params, t) -> learning rate, got {schedule!r}")
+
+
+def _check_task(task):
+    if not isinstance(task, UnrolledTask):
+        raise ValueError(f"task must be an UnrolledTask (nqm_task or mnist_task), got {type(task).__name__}")
 
 
 def _check_params(params):
@@ -140,7 +158,9 @@ def exact_objective(problem, schedule, params, T, momentum=0.0):
     """``J(phi) = (1/T) sum_{t=1}^T E[L(theta_t)] - L*``: mean excess loss of the exact moment rollout
     ``nqm.rollout`` (ICLR Theorem 1 and eq. 5), ``L*`` the noise floor. ``inf`` when the rollout diverges.
     """
+    _check_problem_schedule(problem, schedule)
     _check_int("T", T)
+    _check_momentum(momentum)
     lrs = schedule_values(schedule, params, T)
     losses = nqm.rollout(problem, lrs, jnp.full(T, momentum))
     value = jnp.mean(losses[1:])
@@ -153,8 +173,11 @@ def _exact_gradient(problem, schedule, params, T, momentum):
 
 
 def exact_gradient(problem, schedule, params, T, momentum=0.0):
-    """``grad_phi J``: reverse mode through the exact moment rollout of ``T`` steps (the long-horizon truth)."""
+    """``grad_phi J``: reverse mode through the exact moment rollout of ``T`` steps (the long-horizon truth);
+    ``inf`` (every component) where the rollout diverged."""
+    _check_problem_schedule(problem, schedule)
     _check_int("T", T)
+    _check_momentum(momentum)
     return _finite_or_inf(_exact_gradient(problem, schedule, _check_params(params), T, momentum), 0.0)
 
 
@@ -176,9 +199,12 @@ def expected_truncated_gradient(problem, schedule, params, T, K, momentum=0.0):
 
     Loss and dynamics are quadratic and linear in the state, so the truncated gradient's expectation only needs the
     moments at each window start; they are treated as constants (``stop_gradient``), as the sampled estimator
-    treats the state. ``K = T`` gives :func:`exact_gradient`. ``K`` may be traced (``vmap`` over it).
+    treats the state. ``K = T`` gives :func:`exact_gradient`. ``K`` may be traced (``vmap`` over it). ``inf``
+    where the rollout diverged.
     """
+    _check_problem_schedule(problem, schedule)
     _check_int("T", T)
+    _check_momentum(momentum)
     _check_K(K, T)
     est = _expected_truncated_gradient(problem, schedule, _check_params(params), T, K, momentum)
     return _finite_or_inf(est, 0.0)
@@ -190,6 +216,9 @@ def smoothed_exact_gradient(problem, schedule, params, T, sigma, order=6, moment
     Tensor-product Gauss-Hermite quadrature with ``order`` nodes per parameter of the exact gradient (exact for
     polynomials of degree ``< 2 order``); compare :func:`es_gradient` against it when ``sigma`` is not small.
     """
+    _check_problem_schedule(problem, schedule)
+    _check_int("T", T)
+    _check_momentum(momentum)
     params = _check_params(params)
     _check_positive("sigma", sigma)
     _check_int("order", order, 1, 32)
@@ -237,9 +266,9 @@ def nqm_task(problem, schedule, T, momentum=0.0) -> UnrolledTask:
     The start is ``theta_0 ~ N(theta0_mean, theta0_var)``, ``v_0 = 0``; step ``t`` draws its noise from
     ``fold_in(key, t)``, so the run is the same however it is cut into windows.
     """
+    _check_problem_schedule(problem, schedule)
     _check_int("T", T)
-    if not 0.0 <= momentum < 1.0:
-        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+    _check_momentum(momentum, low_open=False)
     h = jnp.asarray(problem.h)
 
     def init(key):
@@ -260,14 +289,12 @@ def nqm_task(problem, schedule, T, momentum=0.0) -> UnrolledTask:
 
 def _check_batch(images, labels, w0, batch_size):
     """The training set ``(N, D)`` / ``(N,)`` as float32 / int32, checked against the network ``w0``."""
+    width, n_classes, _ = checks.check_mlp_params("w0", w0)
+    checks.check_array("images", images, ndim=2, kind="fiu", min_len=1)
+    if jnp.shape(images)[1] != width:
+        raise ValueError(f"images must have {width} features (the input width of w0), got {jnp.shape(images)[1]}")
+    checks.check_dataset(images, labels, width=width, n_classes=n_classes)
     images, labels = jnp.asarray(images, jnp.float32), jnp.asarray(labels, jnp.int32)
-    if images.ndim != 2 or images.shape[0] == 0:
-        raise ValueError(f"images must be an (N, D) array with N >= 1, got shape {images.shape}")
-    if labels.shape != images.shape[:1]:
-        raise ValueError(f"labels must have shape ({images.shape[0]},) like the images, got {labels.shape}")
-    width = w0[0][0].shape[0]  # rows of the first weight matrix
-    if images.shape[1] != width:
-        raise ValueError(f"images must have {width} features (the input width of w0), got {images.shape[1]}")
     _check_int("batch_size", batch_size, 1, images.shape[0])
     return images, labels
 
@@ -294,8 +321,7 @@ def mnist_task(images, labels, w0, T, decay_steps, batch_size=100, momentum=opti
     """
     _check_int("T", T)
     _check_positive("decay_steps", decay_steps)
-    if not 0.0 <= momentum < 1.0:
-        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+    _check_momentum(momentum, low_open=False)
     images, labels = _check_batch(images, labels, w0, batch_size)
     w0 = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), w0)
     mu, k_d = jnp.float32(momentum), jnp.float32(decay_steps)
@@ -337,7 +363,11 @@ def _sampled_objective(task, params, key):
 def objective_samples(task: UnrolledTask, params_list, key, n_runs: int) -> np.ndarray:
     """``(len(params_list), n_runs)`` sampled objectives: the same ``n_runs`` keys (runs) for every ``phi``
     (common random numbers, so differences between rows are measured more precisely than the rows themselves)."""
+    _check_task(task)
     _check_int("n_runs", n_runs)
+    checks.check_key("key", key)
+    if isinstance(params_list, (str, bytes)) or not hasattr(params_list, "__len__") or len(params_list) == 0:
+        raise ValueError(f"params_list must be a non-empty list of parameter vectors, got {params_list!r}")
     keys = jax.random.split(key, n_runs)
     return np.array([[float(_sampled_objective(task, _check_params(p), k)) for k in keys] for p in params_list])
 
@@ -367,8 +397,10 @@ def truncated_gradient(task: UnrolledTask, params, key, K):
     ``w`` runs over the windows starting at ``t0_w = 0, K, 2K, ...`` of one sampled run (the last one shorter if
     ``K`` does not divide ``T``). Biased for ``K < T``: it drops the effect of ``phi`` on later windows through the
     state. ``K = 1`` is hypergradient descent (Baydin et al. 2018), ``K = T`` the unbiased pathwise gradient of the
-    whole run. Cost: one run plus its backward pass.
+    whole run. Cost: one run plus its backward pass. ``inf`` (every component) if the run diverged.
     """
+    _check_task(task)
+    checks.check_key("key", key)
     _check_K(K, task.horizon)
     return _truncated_gradient(task, _check_params(params), key, K)
 
@@ -405,6 +437,11 @@ def _check_es(sigma, n_pairs):
     _check_int("n_pairs", n_pairs)
 
 
+def _check_task_key(task, key):
+    _check_task(task)
+    checks.check_key("key", key)
+
+
 def es_gradient(task: UnrolledTask, params, key, sigma, n_pairs: int):
     """Antithetic ES over the whole run: ``g = 1/(2 N sigma^2 T) sum_i eps_i [L(phi + eps_i) - L(phi - eps_i)]``.
 
@@ -412,6 +449,7 @@ def es_gradient(task: UnrolledTask, params, key, sigma, n_pairs: int):
     random numbers). Unbiased for ``grad E_eps[J(phi + eps)]`` (Salimans et al. 2017; Vicol et al. 2021, Eq. 3).
     Cost: ``2N`` runs. (The same computation as :func:`pes_gradient` with a single window, ``K = T``.)
     """
+    _check_task_key(task, key)
     _check_es(sigma, n_pairs)
     return _windowed_es(task, _check_params(params), key, task.horizon, sigma, n_pairs, True)
 
@@ -423,6 +461,7 @@ def tes_gradient(task: UnrolledTask, params, key, K, sigma, n_pairs: int):
     shared state, which then moves on with the unperturbed ``phi``. Biased for ``K < T`` like truncated
     backpropagation; ``K = T`` is :func:`es_gradient`. Cost: ``2N + 1`` runs.
     """
+    _check_task_key(task, key)
     _check_K(K, task.horizon)
     _check_es(sigma, n_pairs)
     return _windowed_es(task, _check_params(params), key, K, sigma, n_pairs, False)
@@ -437,6 +476,7 @@ def pes_gradient(task: UnrolledTask, params, key, K, sigma, n_pairs: int):
     with an independent perturbation per window, whatever ``K``; the variance grows with the number of windows
     ``T/K``. ``K = T`` is :func:`es_gradient`. Cost: ``2N`` runs.
     """
+    _check_task_key(task, key)
     _check_K(K, task.horizon)
     _check_es(sigma, n_pairs)
     return _windowed_es(task, _check_params(params), key, K, sigma, n_pairs, True)
@@ -465,13 +505,23 @@ class EstimatorStats(NamedTuple):
 
 
 def estimator_statistics(estimates, exact) -> EstimatorStats:
-    """Bias ``E[g] - grad J`` (with its standard error) and variance ``trace Cov[g]`` from repeated estimates."""
+    """Bias ``E[g] - grad J`` (with its standard error) and variance ``trace Cov[g]`` from repeated estimates.
+
+    ``estimates`` ``(R, p)`` with ``R >= 2``, all finite: a diverged estimate (``inf``) is refused with
+    :class:`shb_lib.checks.DivergedError` (a ``ValueError``) rather than averaged; ``exact`` ``(p,)``, finite.
+    """
+    checks.check_array("estimates", estimates)
     est = np.asarray(estimates, dtype=float)
     if est.ndim != 2 or est.shape[0] < 2:
         raise ValueError(f"estimates must have shape (R, p) with R >= 2, got {est.shape}")
     if not np.all(np.isfinite(est)):
         n_bad = int(np.sum(~np.all(np.isfinite(est), axis=1)))
-        raise ValueError(f"estimates must be finite; {n_bad} of {est.shape[0]} diverged")
+        raise checks.DivergedError(f"estimates must be finite; {n_bad} of {est.shape[0]} diverged")
+    checks.check_array("exact", exact)
+    if np.shape(exact) != est.shape[1:]:
+        raise ValueError(f"exact must have shape ({est.shape[1]},), one value per parameter of the estimates, got "
+                         f"shape {np.shape(exact)}")
+    checks.check_real("exact", exact)
     mean, std = est.mean(axis=0), est.std(axis=0, ddof=1)
     bias, se = mean - np.asarray(exact, dtype=float), std / math.sqrt(est.shape[0])
     return EstimatorStats(mean, bias, se, float(np.linalg.norm(bias)), float(np.linalg.norm(se)),
@@ -486,6 +536,9 @@ def reference_statistics(estimates, reference, paired=False) -> EstimatorStats:
     ``sqrt(se^2 + se_ref^2)``, valid only when the two come from independent training runs; or with ``paired=True`` (row ``i`` of both from the same training run) the standard
     error of the mean difference, ``std(g_i - g_ref,i) / sqrt(R)``, smaller when the runs are correlated.
     """
+    checks.check_array("estimates", estimates)
+    checks.check_array("reference", reference)
+    checks.check_bool("paired", paired)
     est_, ref = np.asarray(estimates, dtype=float), np.asarray(reference, dtype=float)
     p = est_.shape[-1] if est_.ndim else 0
     if ref.ndim != 2 or ref.shape[0] < 2 or ref.shape[1] != p or not np.all(np.isfinite(ref)):
@@ -507,6 +560,9 @@ WINDOWED = ("truncated backprop", "truncated ES", "persistent ES")
 
 def windowed_estimator(name: str, task: UnrolledTask, sigma=0.02, n_pairs=4) -> Callable:
     """``(phi, key, K) -> estimate`` for one of :data:`WINDOWED` (ES perturbation scale ``sigma``, ``n_pairs``)."""
+    _check_task(task)
+    if name in WINDOWED[1:]:
+        _check_es(sigma, n_pairs)
     if name == "truncated backprop":
         return lambda p, k, K: truncated_gradient(task, p, k, K)
     if name == "truncated ES":
@@ -523,7 +579,15 @@ def sweep_windows(estimator: Callable, params, key, Ks, n_repeats: int, vectoriz
     computes one estimate at a time instead (same keys): for a network, where ``vmap`` over whole runs costs
     memory and a longer compilation and gains nothing on a CPU.
     """
+    if not callable(estimator):
+        raise ValueError(f"estimator must be a function (params, key, K) -> estimate, got {estimator!r}")
     _check_int("n_repeats", n_repeats, 2)
+    checks.check_key("key", key)
+    checks.check_bool("vectorize", vectorize)
+    if isinstance(Ks, (str, bytes)) or np.ndim(Ks) != 1 or len(Ks) == 0:
+        raise ValueError(f"Ks must be a non-empty 1-D list of window lengths, got {Ks!r}")
+    for i, K in enumerate(Ks):
+        _check_int(f"Ks[{i}]", K, 1)
     params = _check_params(params)
     keys = jax.random.split(key, n_repeats)
     if not vectorize:
@@ -560,9 +624,15 @@ def meta_optimize(estimator: Callable, params0, key, n_steps: int, learning_rate
     instead (same keys, same path): for a network, whose estimator is already compiled and costs far more than the
     loop, this saves compiling the whole loop again.
     """
+    if not callable(estimator):
+        raise ValueError(f"estimator must be a function (params, key, *args) -> estimate, got {estimator!r}")
     _check_int("n_steps", n_steps)
     if not isinstance(learning_rate, jax.core.Tracer):
         _check_positive("learning_rate", learning_rate)
+    checks.check_key("key", key)
+    checks.check_bool("compile_loop", compile_loop)
+    if not isinstance(args, (tuple, list)):
+        raise ValueError(f"args must be a tuple of extra estimator arguments, got {type(args).__name__}")
     params0 = _check_params(params0)
     if compile_loop:
         return _meta_optimize(estimator, params0, key, n_steps, learning_rate, tuple(args))
@@ -590,9 +660,14 @@ def stationary_point(problem, schedule, params0, T, K, momentum=0.0, n_iter=30, 
     ``E[g_K](phi) = 0`` (:func:`expected_truncated_gradient`), by Newton's method with steps clipped to
     ``max_step``. ``K = T``: the long-horizon optimum ``argmin J`` (check that ``J`` is minimal there). ES and PES
     settle (for small ``sigma``) at the long-horizon optimum, truncated ES at the root for the same ``K``.
+
+    Divergence propagates: if an iterate is not finite (the rollout or the Newton step diverged), every component
+    of the result is ``inf``. ``params0`` must be finite.
     """
+    _check_problem_schedule(problem, schedule)
     _check_int("T", T)
     _check_K(K, T)
+    _check_momentum(momentum)
     _check_int("n_iter", n_iter)
     _check_positive("max_step", max_step)
     p = _stationary_point(problem, schedule, _check_params(params0), T, K, momentum, n_iter, max_step)
@@ -600,15 +675,24 @@ def stationary_point(problem, schedule, params0, T, K, momentum=0.0, n_iter=30, 
 
 
 def polyak_average(path, n_last: int):
-    """The mean of the last ``n_last`` iterates of a meta-optimization path ``(M+1, p)``: where the run ended."""
+    """The mean of the last ``n_last`` iterates of a meta-optimization path ``(M+1, p)``: where the run ended.
+    A path that diverged within its last ``n_last`` iterates (``inf``, as :func:`meta_optimize` reports it) gives
+    ``inf`` (the divergence propagates)."""
+    checks.check_array("path", path, ndim=2)
     path = np.asarray(path)
     _check_int("n_last", n_last, 1, path.shape[0])
     return path[-n_last:].mean(axis=0)
 
 
 def objective_grid(problem, schedule, T, log_alpha0s, log_betas, momentum=0.0):
-    """Exact ``J`` on the grid ``(log alpha_0, log beta)``: array ``(len(log_betas), len(log_alpha0s))``."""
+    """Exact ``J`` on the grid ``(log alpha_0, log beta)``: array ``(len(log_betas), len(log_alpha0s))`` (``inf``
+    where the rollout diverged)."""
+    _check_problem_schedule(problem, schedule)
     _check_int("T", T)
+    _check_momentum(momentum)
+    for name, values in (("log_alpha0s", log_alpha0s), ("log_betas", log_betas)):
+        checks.check_array(name, values, ndim=1, min_len=1)
+        checks.check_real(name, values)
     A, B = jnp.meshgrid(jnp.asarray(log_alpha0s), jnp.asarray(log_betas))
     phis = jnp.stack([A.ravel(), B.ravel()], axis=1)
     J = jax.jit(jax.vmap(lambda p: exact_objective(problem, schedule, p, T, momentum)))(phis)

@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from . import mlp, optim
+from . import checks, mlp, optim
 
 #: Hyperparameter names, in the order used by the tangent matrix.
 HPARAM_NAMES = ("log_alpha_eff", "log_beta", "log_one_minus_mu")
@@ -67,7 +67,15 @@ class OfflineProblem(NamedTuple):
 
 
 def sample_batches(key, n_examples: int, num_batches: int, batch_size: int):
-    """``(num_batches, batch_size)`` int32 indices: consecutive batches of random epochs (no repeats in a batch)."""
+    """``(num_batches, batch_size)`` int32 indices: consecutive batches of random epochs (no repeats in a batch).
+
+    ``n_examples >= 1``, ``num_batches >= 0`` and ``1 <= batch_size <= n_examples`` are integers; ``key`` a
+    ``jax.random`` key. Raises ``ValueError`` naming a bad argument.
+    """
+    checks.check_key("key", key)
+    n_examples = checks.check_int("n_examples", n_examples, 1)
+    num_batches = checks.check_int("num_batches", num_batches, 0)
+    batch_size = checks.check_int("batch_size", batch_size, 1)
     if batch_size > n_examples:
         raise ValueError(f"batch_size must be <= the number of examples ({n_examples}), got {batch_size}")
     per_epoch = n_examples // batch_size
@@ -91,20 +99,20 @@ def make_offline_problem(
     """Build the offline problem: ``horizon`` lookahead batches and ``n_eval_batches`` separate evaluation batches.
 
     Both are drawn from ``images``/``labels`` with ``key`` (independent keys for the two). The arrays keep the
-    dtype of ``w0``; ``K`` and ``mu`` are stored in it too. Raises ``ValueError`` naming a bad argument.
+    dtype of ``w0``; ``K`` and ``mu`` are stored in it too. Raises ``ValueError`` naming a bad argument: ``key`` a
+    ``jax.random`` key; ``horizon``, ``batch_size``, ``n_eval_batches`` integers ``>= 1`` (not bools);
+    ``images`` ``(N, D)`` with ``D`` the input width of ``w0``, finite; ``labels`` integers ``(N,)`` in
+    ``[0, classes of w0)``; ``w0`` MLP parameters; ``0 < K < inf``, ``0 <= mu < 1``.
     """
-    if int(horizon) != horizon or horizon < 1:
-        raise ValueError(f"horizon must be an integer >= 1, got {horizon!r}")
-    if int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    if int(n_eval_batches) != n_eval_batches or n_eval_batches < 1:
-        raise ValueError(f"n_eval_batches must be an integer >= 1, got {n_eval_batches!r}")
+    checks.check_key("key", key)
+    horizon = checks.check_int("horizon", horizon, 1)
+    batch_size = checks.check_int("batch_size", batch_size, 1)
+    n_eval_batches = checks.check_int("n_eval_batches", n_eval_batches, 1)
     optim.check_hyperparameters(mu=mu, K=K)
+    width, n_classes, dtype = checks.check_mlp_params("w0", w0)
+    checks.check_dataset(images, labels, width=width, n_classes=n_classes)
     images = jnp.asarray(images)
     labels = jnp.asarray(labels, dtype=jnp.int32)
-    if images.ndim != 2 or labels.shape != (images.shape[0],):
-        raise ValueError(f"images must be (N, D) and labels (N,), got {images.shape} and {labels.shape}")
-    dtype = jax.tree.leaves(w0)[0].dtype
     k_train, k_eval = jax.random.split(key)
     n = images.shape[0]
     return OfflineProblem(
@@ -123,7 +131,16 @@ def default_hparams(beta: float = 0.1, alpha_0: float = 0.01, mu: float | None =
 
     ``alpha_0 = 0.01`` (the raw learning rate; ``alpha_eff = alpha_0 / (1 - 0.9) = 0.1``) and ``beta`` in
     ``{0.1, 10}``. With ``mu`` given, ``log(1 - mu)`` is added as a third hyperparameter.
+
+    Each is a single finite number: ``alpha_0 > 0``, ``beta > 0`` (it is meta-optimized as ``log beta``, so 0 is
+    out of reach), ``0 <= mu < 1``; ``dtype`` float32 or float64. Raises ``ValueError`` naming a bad argument.
     """
+    checks.check_positive("alpha_0", alpha_0)
+    checks.check_real("alpha_0", alpha_0, scalar=True)
+    checks.check_real("beta", beta, low=0.0, low_open=True, scalar=True)
+    if mu is not None:
+        checks.check_real("mu", mu, low=0.0, high=1.0, high_open=True, scalar=True)
+    checks.check_float_dtype("dtype", dtype)
     optim.check_hyperparameters(alpha_0=alpha_0, beta=beta, mu=mu)
     m = optim.MOMENTUM if mu is None else mu
     h = {
@@ -133,6 +150,24 @@ def default_hparams(beta: float = 0.1, alpha_0: float = 0.01, mu: float | None =
     if mu is not None:
         h["log_one_minus_mu"] = jnp.asarray(math.log(1.0 - mu), dtype=dtype)
     return h
+
+
+def check_hparams(hparams, problem: OfflineProblem) -> None:
+    """``hparams`` fits ``problem``: a dict with the keys of :data:`HPARAM_NAMES` (``log_alpha_eff``, ``log_beta``
+    and optionally ``log_one_minus_mu``), each a scalar of the problem's dtype (or a Python number). Runs at trace
+    time inside the jitted functions, so a float64 ``hparams`` with a float32 problem is named here instead of
+    failing deep inside ``lax.scan``. Raises ``ValueError``."""
+    if not isinstance(problem, OfflineProblem):
+        raise ValueError(f"problem must be an OfflineProblem (from make_offline_problem), got {type(problem).__name__}")
+    if not isinstance(hparams, dict):
+        raise ValueError(f"hparams must be a dict such as default_hparams() returns, got {type(hparams).__name__}")
+    unknown = set(hparams) - set(HPARAM_NAMES)
+    if unknown or "log_alpha_eff" not in hparams or "log_beta" not in hparams:
+        raise ValueError(f"hparams must have keys log_alpha_eff, log_beta [, log_one_minus_mu], got {sorted(hparams)}")
+    for k, v in hparams.items():
+        if isinstance(v, (bool, np.bool_, str)) or jnp.ndim(v) != 0:
+            raise ValueError(f"hparams[{k!r}] must be a single number, got {v!r}")
+    checks.check_same_dtype("hparams", hparams, problem.images.dtype, "the problem (its images and w0)")
 
 
 def schedule_params(h, mu_default):
@@ -185,6 +220,7 @@ def _finite_or_inf(x):
 @jax.jit
 def meta_objective(hparams, problem: OfflineProblem):
     """``J(h)``: mean evaluation-batch training loss after ``T`` steps (``+inf`` if the run diverged)."""
+    check_hparams(hparams, problem)
     return _finite_or_inf(eval_loss(lookahead(hparams, problem), problem))
 
 
@@ -217,6 +253,7 @@ def hypergradient(hparams, problem: OfflineProblem):
     ``u_{t+1} = dF_t/dh + dF_t/ds u_t`` (ICLR Eqs. 8-9 with momentum), then ``dJ/dh = grad_w J(w_T) . u_T``.
     Memory does not grow with ``T``. A diverged run gives ``J = +inf`` and zero gradients.
     """
+    check_hparams(hparams, problem)
     hvec, unravel = ravel_pytree(hparams)
     n_h = hvec.shape[0]
     w0 = problem.w0
@@ -238,6 +275,7 @@ def hypergradient(hparams, problem: OfflineProblem):
 @jax.jit
 def reverse_hypergradient(hparams, problem: OfflineProblem):
     """``(J(h), dJ/dh)`` by reverse mode through the scan (stores every step: memory grows with ``T``; checks only)."""
+    check_hparams(hparams, problem)
     return jax.value_and_grad(lambda h: eval_loss(lookahead(h, problem), problem))(hparams)
 
 

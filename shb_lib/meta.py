@@ -9,7 +9,12 @@
   sequence shared by all samples, many samples trained at once with ``vmap`` (sharded over devices when several).
 - :func:`train_schedule` -- long training runs with chosen ``(alpha_0, beta)`` (ICLR Fig. 6), several at once.
 
-Diverged runs (non-finite loss) are reported with ``loss = inf`` and a ``diverged`` flag, never as NaN.
+Diverged runs are reported with ``loss = inf`` (non-finite loss) and a ``diverged`` flag, never as NaN. What
+"diverged" means is said per function: on a surface, a non-finite meta-objective; for a long run
+(:func:`train_schedule`), a non-finite loss or a recorded loss above :data:`DIVERGENCE_FACTOR` times the initial
+one. Consumers of possibly diverged results say what they do: :func:`best_of_surface` skips diverged samples and
+raises :class:`shb_lib.checks.DivergedError` if every sample diverged; :func:`smd` leaves the hyperparameters
+unchanged at a diverged meta-step and records ``inf``.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import hypergrad as hg
-from . import mlp, optim
+from . import checks, mlp, optim
 
 #: Gradient clipping of the meta-gradients in log space (authors' code).
 GRAD_CLIP = 10.0
@@ -31,22 +36,39 @@ GRAD_CLIP = 10.0
 ALPHA_EFF_RANGE = (1e-4, 10.0)
 BETA_RANGE = (1e-4, 1e3)
 MU_RANGE = (0.0, 0.999)  # only when log(1 - mu) is meta-optimized
+#: A network run whose recorded training loss rises above this many times its initial loss is flagged diverged
+#: (as is one whose loss overflows): a loss of 198 from a start of 0.4 is no longer training.
+DIVERGENCE_FACTOR = 10.0
 
 
 def _check_int(name, value, low=1):
-    if int(value) != value or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    return checks.check_int(name, value, low)
+
+
+def _check_float32_params(w0):
+    """``w0`` MLP parameters in float32 (the MNIST loops run in float32); returns ``(width, classes)``."""
+    width, n_classes, dtype = checks.check_mlp_params("w0", w0)
+    if dtype != np.float32:
+        raise ValueError(f"w0 must be float32 (the MNIST training loops run in float32), got {dtype}; "
+                         f"use mlp.init_mlp(..., dtype=jnp.float32) or jax.tree.map(lambda x: x.astype('float32'), w0)")
+    return width, n_classes
 
 
 def pretrain(key, images, labels, steps: int = 50, alpha: float = 0.1, mu: float = optim.MOMENTUM,
              batch_size: int = 100, init_std: float = mlp.INIT_STD):
     """The warm start (ICLR section 3.2): ``steps`` momentum-SGD steps at constant ``alpha`` from a random init.
 
-    Returns the pretrained parameters (float32).
+    Returns the pretrained parameters (float32) of the paper's network (:data:`shb_lib.mlp.LAYER_SIZES`), so
+    ``images`` must be ``(N, 784)`` and ``labels`` integers in ``[0, 9]``. Raises ``ValueError`` naming a bad
+    argument (``alpha``: finite and ``> 0``; ``mu`` in ``[0, 1)``; ``steps >= 0``, ``batch_size >= 1`` integers).
     """
+    checks.check_key("key", key)
     _check_int("steps", steps, 0)
     _check_int("batch_size", batch_size)
+    checks.check_positive("alpha", alpha)
     optim.check_hyperparameters(alpha_0=alpha, mu=mu)
+    checks.check_positive("init_std", init_std)
+    checks.check_dataset(images, labels, width=mlp.LAYER_SIZES[0], n_classes=mlp.LAYER_SIZES[-1])
     k_init, k_batch = jax.random.split(key)
     w = mlp.init_mlp(k_init, std=init_std)
     if steps == 0:
@@ -140,15 +162,34 @@ def smd(key, images, labels, w0, horizon: int, hparams0, n_meta_steps: int, *, m
     """Run ``n_meta_steps`` meta-steps of Algorithm 1 from ``hparams0`` (or continue ``start``; for resuming).
 
     Meta-step ``m`` uses the key ``fold_in(key, m)``, so a run continued from ``start`` is identical to one run
-    in one go.
+    in one go. A meta-step whose lookahead diverged (``J = inf``) leaves the hyperparameters and Adam's state
+    unchanged and records ``values[m] = inf``.
+
+    Raises ``ValueError`` naming a bad argument: ``key`` a ``jax.random`` key; ``horizon``, ``batch_size``,
+    ``n_eval_batches`` integers ``>= 1``, ``n_meta_steps >= 0``; ``meta_lr``, ``K`` finite and ``> 0``; ``mu`` in
+    ``[0, 1)``; ``hparams0`` a dict of finite numbers as :func:`shb_lib.hypergrad.default_hparams` returns;
+    ``w0`` float32 MLP parameters whose input width is that of ``images``; ``start`` an :class:`SMDResult`.
     """
+    checks.check_key("key", key)
     _check_int("horizon", horizon)
     _check_int("batch_size", batch_size)
     _check_int("n_eval_batches", n_eval_batches)
     _check_int("n_meta_steps", n_meta_steps, 0)
     optim.check_hyperparameters(mu=mu, K=K)
-    if not meta_lr > 0:
-        raise ValueError(f"meta_lr must be > 0, got {meta_lr!r}")
+    checks.check_positive("meta_lr", meta_lr)
+    width, n_classes = _check_float32_params(w0)
+    checks.check_dataset(images, labels, width=width, n_classes=n_classes)
+    if start is None:
+        if not isinstance(hparams0, dict):
+            raise ValueError(f"hparams0 must be a dict such as hypergrad.default_hparams() returns, got "
+                             f"{type(hparams0).__name__}")
+        hg.schedule_params(hparams0, mu)  # the keys
+        for k, v in hparams0.items():
+            checks.check_real(f"hparams0[{k!r}]", v, scalar=True)
+    elif not isinstance(start, SMDResult):
+        raise ValueError(f"start must be an SMDResult (what smd returned), got {type(start).__name__}")
+    if isinstance(desc, bool) or (desc is not None and not isinstance(desc, str)):
+        raise ValueError(f"desc must be a string or None, got {desc!r}")
     images = jnp.asarray(images, jnp.float32)
     labels = jnp.asarray(labels, jnp.int32)
     if start is None:
@@ -233,12 +274,22 @@ def random_search(key, problem: hg.OfflineProblem, n_samples: int, alpha_0_range
     ``alpha_0 / (1 - mu)``), all sharing ``problem``'s batches. Samples run ``chunk`` at a time under ``vmap``
     (the chunk is split over the devices when several are present).
 
-    Returns a dict of numpy arrays ``alpha_0, beta, loss, diverged`` (``loss = inf`` where diverged).
+    Returns a dict of numpy arrays ``alpha_0, beta, loss, diverged`` (``diverged``: the meta-objective is not
+    finite; ``loss = inf`` there). Raises ``ValueError`` naming a bad argument (ranges: two finite numbers with
+    ``0 < low < high``).
     """
+    checks.check_key("key", key)
+    if not isinstance(problem, hg.OfflineProblem):
+        raise ValueError(f"problem must be an OfflineProblem (from make_offline_problem), got {type(problem).__name__}")
     _check_int("n_samples", n_samples)
     _check_int("chunk", chunk)
-    for name, (lo, hi) in (("alpha_0_range", alpha_0_range), ("beta_range", beta_range)):
-        if not 0 < lo < hi:
+    for name, rng in (("alpha_0_range", alpha_0_range), ("beta_range", beta_range)):
+        if isinstance(rng, (str, bytes)) or np.shape(rng) != (2,):
+            raise ValueError(f"{name} must be a pair (low, high), got {rng!r}")
+        lo, hi = rng
+        checks.check_positive(f"{name}[0]", lo)
+        checks.check_positive(f"{name}[1]", hi)
+        if not lo < hi:
             raise ValueError(f"{name} must satisfy 0 < low < high, got {(lo, hi)!r}")
     ka, kb = jax.random.split(key)
     alpha_0 = sample_log_uniform(ka, n_samples, *alpha_0_range)
@@ -265,8 +316,26 @@ def random_search(key, problem: hg.OfflineProblem, n_samples: int, alpha_0_range
 
 
 def best_of_surface(surface, top: int = 1):
-    """``(alpha_0, beta)`` of the surface's lowest loss (geometric mean of the ``top`` lowest when ``top > 1``)."""
-    order = np.argsort(surface["loss"])[:top]
+    """``(alpha_0, beta)`` of the surface's lowest loss (geometric mean of the ``top`` lowest when ``top > 1``).
+
+    Diverged samples (non-finite loss) are never chosen: with fewer than ``top`` finite samples the mean is over
+    the finite ones, and a surface whose every sample diverged raises :class:`shb_lib.checks.DivergedError` (there
+    is no optimum to report). ``surface`` is what :func:`random_search` returns (``alpha_0``, ``beta``, ``loss`` of
+    one length); ``top`` an integer ``>= 1``.
+    """
+    _check_int("top", top)
+    if not isinstance(surface, dict) or not {"alpha_0", "beta", "loss"} <= set(surface):
+        raise ValueError("surface must be a dict with alpha_0, beta and loss (what random_search returns), got "
+                         f"{sorted(surface) if isinstance(surface, dict) else type(surface).__name__}")
+    loss = np.asarray(surface["loss"], np.float64)
+    if loss.ndim != 1 or np.shape(surface["alpha_0"]) != loss.shape or np.shape(surface["beta"]) != loss.shape:
+        raise ValueError(f"surface arrays must be 1-D of one length, got alpha_0 {np.shape(surface['alpha_0'])}, "
+                         f"beta {np.shape(surface['beta'])}, loss {loss.shape}")
+    n_finite = int(np.isfinite(loss).sum())
+    if n_finite == 0:
+        raise checks.DivergedError(f"surface: every one of its {loss.size} samples diverged (loss not finite); "
+                                   f"there is no optimum (try smaller learning rates)")
+    order = np.argsort(np.where(np.isfinite(loss), loss, np.inf))[:min(top, n_finite)]
     return float(np.exp(np.mean(np.log(surface["alpha_0"][order])))), float(
         np.exp(np.mean(np.log(surface["beta"][order]))))
 
@@ -315,16 +384,34 @@ def train_schedule(key, images, labels, test_images, test_labels, w0, alpha_0, b
 
     Every ``record_every`` steps it records the training loss on ``n_eval_batches`` fixed training batches and
     the test error. Returns a dict: ``step`` (R,), ``train_loss`` (n, R), ``test_error`` (n, R), ``lr`` (n, R),
-    ``diverged`` (n,) (``train_loss = inf`` from the first non-finite record on).
+    ``diverged`` (n,), ``alpha_0``, ``beta`` (n,). ``train_loss = inf`` from the first non-finite record on, and
+    ``test_error = nan`` there (no network is left to test).
+
+    **Diverged** means: some recorded training loss is not finite, or rose above :data:`DIVERGENCE_FACTOR` (10)
+    times the initial loss (the loss of ``w0`` at step 0). A run that merely stops improving is not diverged.
+
+    Raises ``ValueError`` naming a bad argument: ``key`` a ``jax.random`` key; ``steps``, ``record_every``,
+    ``batch_size``, ``n_eval_batches`` integers ``>= 1``; ``alpha_0`` (finite, ``> 0``) and ``beta`` (finite,
+    ``>= 0``) scalars or 1-D arrays of one length; ``0 < K < inf``, ``0 <= mu < 1``; ``w0`` float32 MLP
+    parameters with the input width and classes of both data sets.
     """
+    checks.check_key("key", key)
     _check_int("steps", steps)
     _check_int("record_every", record_every)
     _check_int("batch_size", batch_size)
+    _check_int("n_eval_batches", n_eval_batches)
     if steps % record_every:
         raise ValueError(f"steps must be a multiple of record_every={record_every}, got {steps}")
+    optim.check_hyperparameters(alpha_0=alpha_0, beta=beta, mu=mu, K=K)
     alpha_0 = np.atleast_1d(np.asarray(alpha_0, np.float64))
     beta = np.atleast_1d(np.asarray(beta, np.float64))
-    optim.check_hyperparameters(alpha_0=alpha_0, beta=beta, mu=mu, K=K)
+    if alpha_0.ndim != 1 or alpha_0.shape != beta.shape:
+        raise ValueError(f"alpha_0 and beta must be scalars or 1-D arrays of one length (one run each), got shapes "
+                         f"{alpha_0.shape} and {beta.shape}")
+    width, n_classes = _check_float32_params(w0)
+    checks.check_dataset(images, labels, width=width, n_classes=n_classes)
+    checks.check_dataset(test_images, test_labels, width=width, n_classes=n_classes,
+                         names=("test_images", "test_labels"))
     k_train, k_eval = jax.random.split(key)
     n = images.shape[0]
     idx = hg.sample_batches(k_train, n, steps, batch_size)
@@ -341,5 +428,6 @@ def train_schedule(key, images, labels, test_images, test_labels, w0, alpha_0, b
     err[bad] = np.nan
     step = np.arange(loss.shape[1]) * record_every
     lr = alpha_0[:, None] / (1 + step[None, :] / K) ** beta[:, None]
-    return {"step": step, "train_loss": loss, "test_error": err, "lr": lr, "diverged": bad[:, -1],
+    rose = np.any(loss > DIVERGENCE_FACTOR * loss[:, :1], axis=1)
+    return {"step": step, "train_loss": loss, "test_error": err, "lr": lr, "diverged": bad[:, -1] | rose,
             "alpha_0": alpha_0, "beta": beta}

@@ -14,6 +14,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from . import checks
+
 #: Layer sizes of the paper's network (ICLR section 3.2).
 LAYER_SIZES = (784, 100, 100, 10)
 #: Standard deviation of the initial weights (ICLR section 3.2 says 0.1; the authors' code 0.05).
@@ -23,12 +25,16 @@ INIT_STD = 0.1
 def init_mlp(key, sizes=LAYER_SIZES, std: float = INIT_STD, dtype=jnp.float32):
     """Random initial parameters ``((W1, b1), (W2, b2), (W3, b3))``: ``W ~ N(0, std^2)``, ``b = 0``.
 
-    ``dtype`` is ``float32`` by default (the package turns on 64-bit mode, so it is explicit here).
+    ``dtype`` is ``float32`` by default (the package turns on 64-bit mode, so it is explicit here). Raises
+    ``ValueError`` naming a bad argument: ``key`` a ``jax.random`` key, ``sizes`` at least two integer widths
+    ``>= 1``, ``0 < std < inf``, ``dtype`` float32 or float64.
     """
-    if len(sizes) < 2 or any(int(s) < 1 for s in sizes):
+    checks.check_key("key", key)
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2:
         raise ValueError(f"sizes must list at least two layer widths >= 1, got {sizes!r}")
-    if not std > 0:
-        raise ValueError(f"std must be > 0, got {std!r}")
+    sizes = tuple(checks.check_int(f"sizes[{i}]", s, 1) for i, s in enumerate(sizes))
+    checks.check_positive("std", std)
+    checks.check_float_dtype("dtype", dtype)
     keys = jax.random.split(key, len(sizes) - 1)
     return tuple(
         (std * jax.random.normal(k, (m, n), dtype=dtype), jnp.zeros((n,), dtype=dtype))

@@ -25,7 +25,9 @@ hyperparameters of SGD with momentum every few training steps. Every meta-step l
 
 :func:`online_run` trains several runs at once (``vmap`` over their initial hyperparameters; the runs share the
 initial weights and every batch). A run with ``meta_steps = 0`` is the hand-tuned baseline: constant
-hyperparameters, then the same decay. Diverged runs are reported with ``train_loss = inf`` and a ``diverged`` flag.
+hyperparameters, then the same decay. Diverged runs are reported with ``train_loss = inf`` (from the first
+non-finite record on) and a ``diverged`` flag: a non-finite loss, or a recorded loss above
+:data:`shb_lib.meta.DIVERGENCE_FACTOR` (10) times the initial one.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import hypergrad as hg
-from . import meta, mlp, optim
+from . import checks, meta, mlp, optim
 
 #: Lookahead of the paper's online experiment (ICLR section 3.3, Figs. 7-8).
 LOOKAHEAD = 5
@@ -105,19 +107,17 @@ class OnlineConfig(NamedTuple):
         if self.steps - self.adapt_steps < 2:
             raise ValueError("steps - adapt_steps must be >= 2 (the decay needs a first and a last step)")
         _check_positive("meta_lr", self.meta_lr)
-        if not 0.0 <= self.meta_b2 < 1.0:
-            raise ValueError(f"meta_b2 must be in [0, 1), got {self.meta_b2!r}")
+        checks.check_real("meta_b2", self.meta_b2, low=0.0, high=1.0, high_open=True, scalar=True)
         _check_positive("final_lr", self.final_lr)
+        checks.check_bool("stochastic", self.stochastic)
 
 
 def _check_int(name, value, low):
-    if isinstance(value, bool) or int(value) != value or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    return checks.check_int(name, value, low)
 
 
 def _check_positive(name, value):
-    if not (np.all(np.isfinite(np.asarray(value, np.float64))) and np.all(np.asarray(value) > 0)):
-        raise ValueError(f"{name} must be > 0 and finite, got {value!r}")
+    return checks.check_positive(name, value)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -126,8 +126,14 @@ def _check_positive(name, value):
 
 def online_hparams(alpha, mu, dtype=jnp.float32) -> dict:
     """Log-space hyperparameters of ``(alpha, mu)`` (ICLR section 3.3): ``log alpha_eff = log(alpha / (1 - mu))``
-    and ``log(1 - mu)``. ``alpha`` (> 0) and ``mu`` (in [0, 1)) may be arrays of the same shape (several runs)."""
-    optim.check_hyperparameters(alpha_0=alpha, mu=mu)
+    and ``log(1 - mu)``. ``alpha`` (finite, > 0) and ``mu`` (in [0, 1)) may be arrays of the same shape (several
+    runs); ``dtype`` float32 or float64."""
+    checks.check_positive("alpha", alpha)
+    checks.check_unit_interval("mu", mu)
+    checks.check_float_dtype("dtype", dtype)
+    if np.shape(alpha) != np.shape(mu) and np.ndim(mu) and np.ndim(alpha):
+        raise ValueError(f"alpha and mu must have the same shape (one pair per run), got {np.shape(alpha)} and "
+                         f"{np.shape(mu)}")
     alpha = np.asarray(alpha, np.float64)
     mu = np.asarray(mu, np.float64)
     return {"log_alpha_eff": jnp.asarray(np.log(alpha / (1.0 - mu)), dtype),
@@ -291,8 +297,10 @@ class OnlineResult(NamedTuple):
     (``inf`` from the first non-finite value on). lr_step (U,), alpha_eff (n, U), momentum (n, U): the
     hyperparameters used for the ``steps_per_update`` training steps starting at ``lr_step``. meta_loss
     (n, adapt_steps / steps_per_update): the lookahead loss ``J`` at the last meta-step of each update (``inf``
-    where the lookahead diverged; ``nan`` without meta-steps). test_error (n,): final error on the test set
-    (``nan`` if diverged). diverged (n,). alpha, mu (n,): the initial hyperparameters. config: the settings.
+    where the lookahead diverged; ``nan`` without meta-steps: there is no lookahead). test_error (n,): final error
+    on the test set (``nan`` if the loss overflowed). diverged (n,): the loss overflowed, or a recorded loss rose
+    above :data:`shb_lib.meta.DIVERGENCE_FACTOR` times the initial one. alpha, mu (n,): the initial
+    hyperparameters. config: the settings.
     state: the final ``(weights, velocity)`` of every run (pytrees of float32 arrays with a leading run axis).
     """
 
@@ -344,23 +352,34 @@ def online_run(key, images, labels, test_images, test_labels, alpha, mu=optim.MO
     if not isinstance(config, OnlineConfig):
         raise ValueError(f"config must be an OnlineConfig, got {type(config).__name__}")
     config.validate()
+    checks.check_key("key", key)
+    _check_positive("alpha", alpha)
+    checks.check_unit_interval("mu", mu)
     alpha = np.atleast_1d(np.asarray(alpha, np.float64))
-    mu = np.broadcast_to(np.asarray(mu, np.float64), alpha.shape).copy()
     if alpha.ndim != 1:
         raise ValueError(f"alpha must be a scalar or a 1-d array, got shape {alpha.shape}")
-    _check_positive("alpha", alpha)
+    try:
+        mu = np.broadcast_to(np.asarray(mu, np.float64), alpha.shape).copy()
+    except ValueError:
+        raise ValueError(f"mu must be a scalar or one value per run ({alpha.shape[0]}), got shape "
+                         f"{np.shape(mu)}") from None
     optim.check_hyperparameters(mu=mu)
     _check_positive("init_std", init_std)
+    checks.check_dataset(images, labels)
     images = jnp.asarray(images, jnp.float32)
     labels = jnp.asarray(labels, jnp.int32)
     n = images.shape[0]
-    if images.ndim != 2 or labels.shape != (n,):
-        raise ValueError(f"images must be (N, D) and labels (N,), got {images.shape} and {labels.shape}")
     if config.n_eval_examples > n or config.batch_size > n:
         raise ValueError(f"n_eval_examples and batch_size must be <= the number of examples ({n})")
+    if sizes is not None and (isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2):
+        raise ValueError(f"sizes must list at least two layer widths, got {sizes!r}")
     sizes = (images.shape[1],) + mlp.LAYER_SIZES[1:] if sizes is None else tuple(sizes)
     if sizes[0] != images.shape[1]:
         raise ValueError(f"sizes must start with the input width {images.shape[1]}, got {sizes!r}")
+    sizes = tuple(checks.check_int(f"sizes[{i}]", w, 1) for i, w in enumerate(sizes))
+    checks.check_dataset(images, labels, n_classes=sizes[-1], finite=False)
+    checks.check_dataset(test_images, test_labels, width=sizes[0], n_classes=sizes[-1],
+                         names=("test_images", "test_labels"))
     k_init, k_train, k_eval, k_meta = jax.random.split(key, 4)
     w0 = mlp.init_mlp(k_init, sizes, std=init_std, dtype=jnp.float32)
     train_idx = hg.sample_batches(k_train, n, config.steps, config.batch_size)
@@ -375,7 +394,8 @@ def _result(c: OnlineConfig, alpha, mu, loss, a_eff, mus, metas, state, test_ima
     loss = np.asarray(loss, np.float64)
     bad = np.logical_or.accumulate(~np.isfinite(loss), axis=1)
     loss[bad] = np.inf
-    diverged = bad[:, -1]
+    overflowed = bad[:, -1]
+    diverged = overflowed | np.any(loss > meta.DIVERGENCE_FACTOR * loss[:, :1], axis=1)
     a_eff, mus = np.asarray(a_eff, np.float64), np.asarray(mus, np.float64)
     lr_step = np.arange(0, c.steps, c.steps_per_update)
     t2 = lr_step[lr_step >= c.adapt_steps].astype(np.float64)
@@ -385,7 +405,7 @@ def _result(c: OnlineConfig, alpha, mu, loss, a_eff, mus, metas, state, test_ima
     m_mid = mus[:, -1:] if mus.shape[1] else mu[:, None]
     err = np.asarray(jax.vmap(mlp.error_rate, in_axes=(0, None, None))(
         state[0], jnp.asarray(test_images, jnp.float32), jnp.asarray(test_labels, jnp.int32)), np.float64)
-    err[diverged] = np.nan
+    err[overflowed] = np.nan
     metas = np.asarray(metas, np.float64)
     if c.meta_steps == 0:
         metas[:] = np.nan
@@ -428,11 +448,22 @@ def lookahead_surface(key, state, images, labels, alpha_eff, mu=optim.MOMENTUM, 
     """
     for name, value in (("lookahead", lookahead), ("batch_size", batch_size), ("n_samples", n_samples)):
         _check_int(name, value, 1)
-    alpha_eff = np.atleast_1d(np.asarray(alpha_eff, np.float64))
+    checks.check_key("key", key)
+    checks.check_bool("stochastic", stochastic)
     _check_positive("alpha_eff", alpha_eff)
-    optim.check_hyperparameters(mu=mu)
+    alpha_eff = np.atleast_1d(np.asarray(alpha_eff, np.float64))
+    if alpha_eff.ndim != 1:
+        raise ValueError(f"alpha_eff must be a scalar or a 1-D array, got shape {alpha_eff.shape}")
+    checks.check_real("mu", mu, low=0.0, high=1.0, high_open=True, scalar=True)
+    if not isinstance(state, (tuple, list)) or len(state) != 2:
+        raise ValueError(f"state must be a pair (weights, velocity), got {type(state).__name__}")
     w, v = state
-    dtype = jax.tree.leaves(w)[0].dtype
+    width, n_classes, dtype = checks.check_mlp_params("state[0] (the weights)", w)
+    if jax.tree.structure(v) != jax.tree.structure(w) or any(
+            jnp.shape(a) != jnp.shape(b) for a, b in zip(jax.tree.leaves(v), jax.tree.leaves(w))):
+        raise ValueError("state[1] (the velocity) must have the structure and shapes of the weights")
+    checks.check_same_dtype("state[1] (the velocity)", v, dtype, "the weights")
+    checks.check_dataset(images, labels, width=width, n_classes=n_classes)
     losses = np.asarray(_surface(jnp.asarray(np.log(alpha_eff), dtype), jnp.asarray(math.log1p(-mu), dtype), w, v,
                                  jnp.asarray(images, dtype), jnp.asarray(labels, jnp.int32), key,
                                  lookahead=int(lookahead), batch_size=int(batch_size), stochastic=bool(stochastic),

@@ -21,7 +21,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from . import mlp
+from . import checks, mlp
 
 #: Time constant of the inverse-time decay (ICLR section 3.2).
 TIME_CONST = 5000.0
@@ -32,22 +32,17 @@ MOMENTUM = 0.9
 def check_hyperparameters(alpha_0=None, beta=None, mu=None, K=None) -> None:
     """Raise ``ValueError`` naming the first hyperparameter outside its range (``None`` = not checked).
 
-    alpha_0 > 0, beta >= 0, 0 <= mu < 1, K > 0 (arrays are checked element-wise, outside ``jit``).
+    Every value must be a finite number: ``0 < alpha_0 < inf``, ``0 <= beta < inf``, ``0 <= mu < 1``,
+    ``0 < K < inf`` (arrays are checked element-wise, outside ``jit``; bools and strings are refused).
     """
-    import numpy as np
-
-    def bad(x, ok):
-        x = np.asarray(x, dtype=np.float64)
-        return not bool(np.all(ok(x)))
-
-    if alpha_0 is not None and bad(alpha_0, lambda a: a > 0):
-        raise ValueError(f"alpha_0 must be > 0, got {alpha_0!r}")
-    if beta is not None and bad(beta, lambda b: b >= 0):
-        raise ValueError(f"beta must be >= 0, got {beta!r}")
-    if mu is not None and bad(mu, lambda m: (m >= 0) & (m < 1)):
-        raise ValueError(f"mu must be in [0, 1), got {mu!r}")
-    if K is not None and bad(K, lambda k: k > 0):
-        raise ValueError(f"K must be > 0, got {K!r}")
+    if alpha_0 is not None:
+        checks.check_positive("alpha_0", alpha_0)
+    if beta is not None:
+        checks.check_nonnegative("beta", beta)
+    if mu is not None:
+        checks.check_unit_interval("mu", mu)
+    if K is not None:
+        checks.check_positive("K", K)
 
 
 def inverse_time_decay(t, alpha_0, beta, K=TIME_CONST):
@@ -89,4 +84,5 @@ def optax_reference(alpha_0, beta, mu=MOMENTUM, K=TIME_CONST):
     """
     import optax
 
+    check_hyperparameters(alpha_0=alpha_0, beta=beta, mu=mu, K=K)
     return optax.sgd(lambda t: inverse_time_decay(t, alpha_0, beta, K), momentum=mu)

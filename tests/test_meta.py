@@ -28,9 +28,12 @@ def _w0(data):
 def test_pretrain_lowers_the_loss_and_is_float32(data):
     x, y = data
     k = jax.random.PRNGKey(2)
-    w_init = meta.pretrain(k, x, y, steps=0)
+    x784 = jnp.zeros((400, 784), jnp.float32)  # pretrain() builds the paper's 784-input network
+    w_init = meta.pretrain(k, x784, y, steps=0)
     with pytest.raises(ValueError, match="steps"):
-        meta.pretrain(k, x, y, steps=-1)
+        meta.pretrain(k, x784, y, steps=-1)
+    with pytest.raises(ValueError, match="images must have 784 features"):
+        meta.pretrain(k, x, y, steps=0)
     # pretrain() builds the paper's network; check on a tiny one through the same private loop
     w0 = _w0(data)
     idx = hg.sample_batches(k, 400, 50, 20)

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .. import checks
 from .problem import BAND, NoisyQuadratic, _is_traced
 
 __all__ = [
@@ -96,6 +97,9 @@ def _step(problem: NoisyQuadratic, m: Moments, lr, momentum) -> Moments:
 
 def _check_hyper(lr, momentum, *, lr_name="lr", momentum_name="momentum"):
     """Raise ValueError unless ``0 <= lr < inf`` and ``-1 < momentum < 1`` (arrays checked elementwise)."""
+    for name, x in ((lr_name, lr), (momentum_name, momentum)):
+        if not _is_traced(x):
+            checks.check_array(name, x)
     if not _is_traced(lr):
         lr_np = np.asarray(lr, dtype=np.float64)
         if not np.all(np.isfinite(lr_np) & (lr_np >= 0)):
@@ -114,8 +118,21 @@ def _check_problem(problem):
         raise ValueError(f"problem must be a NoisyQuadratic, got {type(problem).__name__}")
 
 
+def _check_moments(problem, moments, name="moments"):
+    """``moments`` is a :class:`Moments` whose fields have the shape of ``problem.h`` (a moments object of another
+    problem would broadcast silently). Shapes only: works on tracers."""
+    if not isinstance(moments, Moments):
+        raise ValueError(f"{name} must be a Moments (e.g. init_moments(problem)), got {type(moments).__name__}")
+    for field, x in zip(Moments._fields, moments):
+        if jnp.shape(x) != jnp.shape(problem.h):
+            raise ValueError(f"{name}.{field} must have the shape of the problem's h {jnp.shape(problem.h)}, got "
+                             f"{jnp.shape(x)} (moments of another problem?)")
+
+
 def _check_schedule(lrs, momenta):
     """Validate a schedule; return it as two float64 arrays of shape ``(T,)``."""
+    checks.check_array("lrs", lrs)
+    checks.check_array("momenta", momenta)
     lrs = jnp.asarray(lrs, dtype=jnp.float64)
     momenta = jnp.asarray(momenta, dtype=jnp.float64)
     if lrs.ndim != 1:
@@ -130,8 +147,10 @@ def _check_schedule(lrs, momenta):
 
 def step(problem: NoisyQuadratic, moments: Moments, lr, momentum) -> Moments:
     """Moments after one step of SGD with momentum ``v' = mu v - lr g, theta' = theta + v'`` (ICLR Theorem 1,
-    eqs. 10-14). ``lr >= 0`` and ``|momentum| < 1`` are validated when concrete."""
+    eqs. 10-14). ``lr >= 0`` and ``|momentum| < 1`` are validated when concrete; ``moments`` must be of this
+    problem (fields of the shape of ``h``)."""
     _check_problem(problem)
+    _check_moments(problem, moments)
     _check_hyper(lr, momentum)
     return _step(problem, moments, jnp.asarray(lr, jnp.float64), jnp.asarray(momentum, jnp.float64))
 
@@ -140,12 +159,14 @@ def step(problem: NoisyQuadratic, moments: Moments, lr, momentum) -> Moments:
 
 def expected_loss(problem: NoisyQuadratic, moments: Moments) -> jax.Array:
     """ICLR eq. 5 (short version eq. 1): $E[\\mathcal L(\\theta^{(t)})] = \\tfrac12\\sum_i h_i\\,(E[\\theta_i^2] + \\sigma_i^2)$."""
+    _check_problem(problem)
     return 0.5 * jnp.sum(problem.h * (moments.theta2 + problem.sigma2), axis=-1)
 
 
 def excess_loss(problem: NoisyQuadratic, moments: Moments) -> jax.Array:
     """Expected loss above its floor: $\\tfrac12\\sum_i h_i E[\\theta_i^2]$ (ICLR eq. 5 without the constant
     $\\tfrac12\\sum_i h_i\\sigma_i^2$). This is what the paper's reported numbers (63.86, 4.25, 42.19) measure."""
+    _check_problem(problem)
     return 0.5 * jnp.sum(problem.h * moments.theta2, axis=-1)
 
 
@@ -158,7 +179,13 @@ def _band_masks(h, k):
 
 def band_losses(problem: NoisyQuadratic, theta2, k: int = BAND):
     """Excess loss summed over the ``k`` highest and the ``k`` lowest curvature directions (ICLR section 2.3 /
-    Fig. 3; short version Fig. 1): returns ``(high, low)``. ``theta2`` may carry leading (time) axes."""
+    Fig. 3; short version Fig. 1): returns ``(high, low)``. ``theta2`` may carry leading (time) axes; its last
+    axis has the length of ``h``. ``k`` is an integer ``>= 1`` (at most ``n`` are used)."""
+    _check_problem(problem)
+    checks.check_int("k", k, 1)
+    if jnp.shape(theta2)[-1:] != jnp.shape(problem.h):
+        raise ValueError(f"theta2 must end with an axis of the length of h ({problem.n}), got shape "
+                         f"{jnp.shape(theta2)}")
     k = min(int(k), problem.n)
     high, low = _band_masks(problem.h, k)
     per_coord = 0.5 * problem.h * theta2
@@ -258,8 +285,8 @@ def simulate(problem: NoisyQuadratic, lrs, momenta, n_runs: int, key) -> jax.Arr
     every step draws a fresh centre ``c ~ N(0, sigma2)``. Deterministic given ``key``."""
     _check_problem(problem)
     lrs, momenta = _check_schedule(lrs, momenta)
-    if isinstance(n_runs, bool) or not isinstance(n_runs, (int, np.integer)) or n_runs < 1:
-        raise ValueError(f"n_runs must be an integer >= 1, got {n_runs!r}")
+    checks.check_int("n_runs", n_runs, 1)
+    checks.check_key("key", key)
     return _simulate_jit(problem, lrs, momenta, key, int(n_runs))
 
 
@@ -267,7 +294,13 @@ def monte_carlo_zscores(samples, exact):
     """Per-step z-score of the Monte-Carlo mean against the exact value:
     $z_t = (\\bar x_t - \\mu_t) / (s_t/\\sqrt N)$, with $s_t$ the sample standard deviation over the ``N`` runs
     (axis 0). Where every run gives the same value (``s_t = 0``, e.g. at ``t = 0`` with ``theta0_var = 0``) the
-    z-score is 0 if the mean agrees to rounding and ``inf`` otherwise. Returns ``(z, mean, standard_error)``."""
+    z-score is 0 if the mean agrees to rounding and ``inf`` otherwise. Returns ``(z, mean, standard_error)``.
+    ``samples`` is ``(N, T+1)`` with ``N >= 2`` (as :func:`simulate` returns) and ``exact`` ``(T+1,)``."""
+    checks.check_array("samples", samples, ndim=2, min_len=2)
+    checks.check_array("exact", exact)
+    if jnp.shape(exact) != jnp.shape(samples)[1:]:
+        raise ValueError(f"exact must have shape {jnp.shape(samples)[1:]} (one value per step of the samples), got "
+                         f"{jnp.shape(exact)}")
     samples = jnp.asarray(samples)
     n = samples.shape[0]
     mean = jnp.mean(samples, axis=0)

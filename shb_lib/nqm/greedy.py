@@ -19,7 +19,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from .dynamics import Moments, _check_problem, _step, init_moments
+from .. import checks
+from .dynamics import Moments, _check_moments, _check_problem, _step, init_moments
 from .problem import NoisyQuadratic
 
 __all__ = ["OneStepQuadratic", "one_step_quadratic", "one_step_loss", "greedy_step", "greedy_lr_without_momentum"]
@@ -42,6 +43,8 @@ class OneStepQuadratic(NamedTuple):
 
 def one_step_quadratic(problem: NoisyQuadratic, moments: Moments) -> OneStepQuadratic:
     """The sums $P, Q, R, S, U$ of ICLR Appendix A.2.2 and the constant $\\sum_i h_i(A(\\theta_i) + \\sigma_i^2)$."""
+    _check_problem(problem)
+    _check_moments(problem, moments)
     h, s2 = problem.h, problem.sigma2
     return OneStepQuadratic(
         P=jnp.sum(h**3 * (moments.theta2 + s2)),
@@ -55,6 +58,8 @@ def one_step_quadratic(problem: NoisyQuadratic, moments: Moments) -> OneStepQuad
 
 def one_step_loss(q: OneStepQuadratic, lr, momentum):
     """ICLR eq. 15 summed over coordinates: the expected loss after one step with ``(lr, momentum)``."""
+    if not isinstance(q, OneStepQuadratic):
+        raise ValueError(f"q must be a OneStepQuadratic (from one_step_quadratic), got {type(q).__name__}")
     a, m = lr, momentum
     return 0.5 * (q.P * a * a + q.R * m * m - 2 * q.Q * a * m - 2 * q.S * a + 2 * q.U * m + q.const)
 
@@ -97,6 +102,8 @@ def greedy_step(problem: NoisyQuadratic, moments: Moments, *, with_momentum: boo
     ``momentum = 0`` and the plain-SGD greedy rate. With ``with_momentum=False`` the momentum is fixed at 0 and the
     rate is Schaul et al.'s (ICLR eq. 7 for one coordinate). The momentum can come out negative."""
     _check_problem(problem)
+    _check_moments(problem, moments)
+    checks.check_bool("with_momentum", with_momentum)
     return _greedy_step(problem, moments, with_momentum)
 
 

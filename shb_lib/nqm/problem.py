@@ -13,6 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import checks
+
 __all__ = ["chebyshev_spectrum", "NoisyQuadratic", "paper_problem", "PAPER_T", "BAND"]
 
 #: Horizon of the paper's experiment (ICLR section 2.3; short version section 2, "Experiments").
@@ -33,8 +35,9 @@ def chebyshev_spectrum(n: int, lo: float, hi: float) -> jax.Array:
     On this spectrum conjugate gradient converges as slowly as its Chebyshev bound allows (Li 2005, cited by the
     paper, ICLR section 2.3). The points cluster at both ends of the interval.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    n = checks.check_int("n", n, 1)
+    checks.check_real("lo", lo, scalar=True)
+    checks.check_real("hi", hi, scalar=True)
     lo, hi = float(lo), float(hi)
     if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo <= hi):
         raise ValueError(f"need finite 0 < lo <= hi (curvatures must be positive), got lo={lo}, hi={hi}")
@@ -67,6 +70,7 @@ class NoisyQuadratic:
         values = (self.h, self.sigma2, self.theta0_mean, self.theta0_var)
         if any(_is_traced(v) for v in values):
             return  # built inside a transformation: validated where it entered
+        checks.check_array("h", self.h)
         h = np.asarray(self.h, dtype=np.float64)
         if h.ndim != 1 or h.size == 0:
             raise ValueError(f"h must be a non-empty 1-D array of curvatures, got shape {h.shape}")
@@ -76,6 +80,7 @@ class NoisyQuadratic:
                              f"got h[{int(np.argmax(bad))}] = {h[bad][0]!r}")
         fields = {"h": h}
         for name, lower in (("sigma2", 0.0), ("theta0_mean", None), ("theta0_var", 0.0)):
+            checks.check_array(name, getattr(self, name))
             x = np.asarray(getattr(self, name), dtype=np.float64)
             if x.ndim == 0:
                 x = np.full(h.shape, float(x))
@@ -108,8 +113,8 @@ class NoisyQuadratic:
 
     def with_noise_scale(self, scale: float) -> "NoisyQuadratic":
         """The same problem with the noise variance multiplied by ``scale >= 0`` (0 gives the deterministic problem)."""
-        if not _is_traced(scale) and not (float(scale) >= 0 and math.isfinite(float(scale))):
-            raise ValueError(f"scale must be finite and >= 0, got {scale!r}")
+        if not _is_traced(scale):
+            checks.check_real("scale", scale, low=0.0, scalar=True)
         return dataclasses.replace(self, sigma2=self.sigma2 * scale)
 
     def __repr__(self) -> str:  # short: the arrays are long
@@ -124,6 +129,7 @@ def paper_problem(noise: bool = True) -> NoisyQuadratic:
     """The problem of ICLR section 2.3 (short version section 2): ``n = 1000`` curvatures on
     :func:`chebyshev_spectrum` ``(1000, 0.05, 10)``, noise ``sigma2 = 1/h`` (``h_i = V[dL/dtheta_i]``, the Fisher
     assumption; ``0`` with ``noise=False``), ``theta_0 = sqrt(10)`` exactly (``theta0_var = 0``)."""
+    checks.check_bool("noise", noise)
     h = chebyshev_spectrum(1000, 0.05, 10.0)
     sigma2 = 1.0 / h if noise else jnp.zeros_like(h)
     return NoisyQuadratic(h=h, sigma2=sigma2, theta0_mean=math.sqrt(10.0), theta0_var=0.0)

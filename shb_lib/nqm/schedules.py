@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .. import checks
 from .dynamics import (_check_problem, _check_schedule, _rollout, _trajectory, band_losses, cross_moment,
                        diverged_to_inf, init_moments, theta_second_moment, velocity_second_moment)
 from .greedy import _greedy_rollout
@@ -43,6 +44,7 @@ OBJECTIVES = ("loss", "log_loss")
 def default_lr_max(problem: NoisyQuadratic):
     """The learning-rate bound $2/h_{max}$: without momentum and noise no coordinate's loss can then grow
     ($|1 - \\alpha h_i| \\le 1$), the condition the paper imposes in ICLR section 2.3."""
+    _check_problem(problem)
     return 2.0 / jnp.max(problem.h)
 
 
@@ -100,10 +102,18 @@ def _make(kind, problem, lrs, momenta, summaries, fit_objective=None):
                     fit_objective=None if fit_objective is None else np.asarray(fit_objective))
 
 
-def _check_T(T):
-    if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 1:
-        raise ValueError(f"T must be an integer >= 1 (allowed range: T >= 1), got {T!r}")
-    return int(T)
+def _check_schedule_shapes(lrs, momenta):
+    """``lrs`` and ``momenta`` 1-D of one length ``T >= 1`` (shapes only: works on tracers)."""
+    for name, x in (("lrs", lrs), ("momenta", momenta)):
+        if isinstance(x, (str, bytes, bool)) or jnp.ndim(x) != 1 or jnp.shape(x)[0] < 1:
+            raise ValueError(f"{name} must be a 1-D array of length T >= 1, got {x!r}" if isinstance(x, str)
+                             else f"{name} must be a 1-D array of length T >= 1, got shape {jnp.shape(x)}")
+    if jnp.shape(lrs) != jnp.shape(momenta):
+        raise ValueError(f"momenta must have the shape of lrs {jnp.shape(lrs)}, got shape {jnp.shape(momenta)}")
+
+
+def _check_T(T, name="T"):
+    return checks.check_int(name, T, 1)
 
 
 # --- greedy -------------------------------------------------------------------------------------------------------
@@ -119,6 +129,7 @@ def greedy_schedule(problem: NoisyQuadratic, T: int, *, with_momentum: bool = Tr
     Schaul et al.'s rate with ``with_momentum=False``, ICLR eq. 7)."""
     _check_problem(problem)
     T = _check_T(T)
+    checks.check_bool("with_momentum", with_momentum)
     lrs, momenta, summ = _greedy_core(problem, T, bool(with_momentum))
     return _make("greedy", problem, lrs, momenta, summ)
 
@@ -127,7 +138,10 @@ def greedy_schedule(problem: NoisyQuadratic, T: int, *, with_momentum: bool = Tr
 
 def final_excess_loss(problem, lrs, momenta):
     """Meta-objective of the optimized schedule: the excess loss $\\tfrac12\\sum_i h_i E[\\theta_i^{(T)2}]$ after the
-    whole schedule (ICLR section 2.2.3), by a ``lax.scan`` of the second-moment recursions (ICLR eqs. 12-14)."""
+    whole schedule (ICLR section 2.2.3), by a ``lax.scan`` of the second-moment recursions (ICLR eqs. 12-14).
+    ``lrs`` and ``momenta`` are 1-D of one length (values unchecked: usable under ``jit``/``grad``)."""
+    _check_problem(problem)
+    _check_schedule_shapes(lrs, momenta)
     h = problem.h
     m0 = init_moments(problem)
 
@@ -163,6 +177,8 @@ def final_excess_loss_and_grad(problem, lrs, momenta):
     - \lambda_{\theta v} a$, $\lambda_{v^2} \leftarrow \Lambda\mu^2$,
     $\lambda_{\theta v} \leftarrow \mu(2\lambda_{\theta^2} + \lambda_{\theta v}) - 2\mu a\Lambda$, starting from
     $(h/2, 0, 0)$. Returns ``(loss, grad_lrs, grad_momenta)``."""
+    _check_problem(problem)
+    _check_schedule_shapes(lrs, momenta)
     h, s2 = problem.h, problem.sigma2
     m0 = init_moments(problem)
 
@@ -210,7 +226,13 @@ def _compose(outer, inner):
 def constant_schedule_final_loss(problem, lr, mu, T: int):
     """Excess loss after ``T`` steps of the constant schedule ``(lr, mu)``: the affine one-step map of ICLR eqs. 12-14
     raised to the power ``T`` by repeated squaring (``~2 log2 T`` compositions instead of ``T`` recursion steps).
-    This is the meta-objective of the fixed schedule."""
+    This is the meta-objective of the fixed schedule. ``T`` is an integer ``>= 1`` (static); ``lr`` and ``mu``
+    scalars (values unchecked: usable under ``jit``/``grad``)."""
+    _check_problem(problem)
+    _check_T(T)
+    for name, x in (("lr", lr), ("mu", mu)):
+        if jnp.ndim(x) != 0 or isinstance(x, (bool, str)):
+            raise ValueError(f"{name} must be a single number, got {x!r}")
     step_map = _one_step_affine(problem, lr, mu)
     result = None
     k = int(T)
@@ -295,13 +317,10 @@ _fit_jit = jax.jit(_fit, static_argnums=(1, 2, 6, 7, 8))
 def _fit_args(problem, T, steps, adam_lr, lr_max, objective):
     _check_problem(problem)
     T = _check_T(T)
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
-    if not (float(adam_lr) > 0 and math.isfinite(float(adam_lr))):
-        raise ValueError(f"adam_lr must be > 0 and finite (allowed range: 0 < adam_lr < inf), got {adam_lr!r}")
+    checks.check_int("steps", steps, 0)
+    checks.check_real("adam_lr", adam_lr, low=0.0, low_open=True, scalar=True)
     lr_max = default_lr_max(problem) if lr_max is None else lr_max
-    if not (float(lr_max) > 0 and math.isfinite(float(lr_max))):
-        raise ValueError(f"lr_max must be > 0 and finite (allowed range: 0 < lr_max < inf), got {lr_max!r}")
+    checks.check_real("lr_max", lr_max, low=0.0, low_open=True, scalar=True)
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
     return T, int(steps), jnp.float64(adam_lr), jnp.float64(lr_max), jnp.asarray(objective == "log_loss")
@@ -317,6 +336,8 @@ def optimized_schedule(problem: NoisyQuadratic, T: int, *, steps: int = PAPER_AD
     to the box in the forward pass only (a variable that leaves the box stops moving: our reading of the paper's
     protocol); ``projected=True`` runs projected Adam, which converges further."""
     T, steps, adam_lr, lr_max, use_log = _fit_args(problem, T, steps, adam_lr, lr_max, objective)
+    checks.check_bool("with_momentum", with_momentum)
+    checks.check_bool("projected", projected)
     lrs, momenta, summ, vals = _fit_jit(problem, T, steps, adam_lr, lr_max, use_log, False, bool(with_momentum),
                                         bool(projected))
     return _make("optimized", problem, lrs, momenta, summ, vals)
@@ -328,6 +349,8 @@ def fixed_schedule(problem: NoisyQuadratic, T: int, *, steps: int = PAPER_ADAM_S
     """The best constant learning rate and momentum for horizon ``T``, fitted exactly as :func:`optimized_schedule`
     (ICLR section 2.3: "fixed learning rate and momentum, with the two hyperparameters fit using Adam")."""
     T, steps, adam_lr, lr_max, use_log = _fit_args(problem, T, steps, adam_lr, lr_max, objective)
+    checks.check_bool("with_momentum", with_momentum)
+    checks.check_bool("projected", projected)
     lrs, momenta, summ, vals = _fit_jit(problem, T, steps, adam_lr, lr_max, use_log, True, bool(with_momentum),
                                         bool(projected))
     return _make("fixed", problem, lrs, momenta, summ, vals)
@@ -360,6 +383,9 @@ def figure1_schedules(T: int = PAPER_T, *, steps: int = PAPER_ADAM_STEPS, adam_l
     the noisy and deterministic fits use both cores of a laptop. Returns
     ``{"noisy": {"greedy": ..., "fixed": ..., "optimized": ...}, "deterministic": {...}}``."""
     T = _check_T(T)
+    checks.check_int("steps", steps, 0)
+    checks.check_real("adam_lr", adam_lr, low=0.0, low_open=True, scalar=True)
+    checks.check_real("noise_scale", noise_scale, low=0.0, scalar=True)
     problems = {"noisy": paper_problem(noise=True).with_noise_scale(noise_scale),
                 "deterministic": paper_problem(noise=False)}
     hmax = float(jnp.max(problems["noisy"].h))
@@ -402,13 +428,13 @@ def fixed_lr_meta_objective(problem: NoisyQuadratic, lrs, horizon: int, *, decay
     after ``horizon`` fixed steps followed by ``decay_steps`` steps with the rate decayed exponentially,
     ``lr * decay**k`` for ``k = 1..decay_steps`` (dashed curves; the paper uses 50 steps)."""
     _check_problem(problem)
-    horizon = _check_T(horizon)
+    horizon = _check_T(horizon, "horizon")
+    checks.check_array("lrs", lrs)
+    checks.check_real("momentum", momentum, low=-1.0, high=1.0, low_open=True, high_open=True, scalar=True)
+    checks.check_real("decay", decay, low=0.0, high=1.0, low_open=True, scalar=True)
     lrs = jnp.asarray(lrs, jnp.float64)
     if lrs.ndim != 1 or lrs.shape[0] < 1:
         raise ValueError(f"lrs must be a non-empty 1-D array, got shape {lrs.shape}")
     _check_schedule(lrs, jnp.full(lrs.shape, momentum))
-    if isinstance(decay_steps, bool) or not isinstance(decay_steps, (int, np.integer)) or decay_steps < 0:
-        raise ValueError(f"decay_steps must be an integer >= 0, got {decay_steps!r}")
-    if not (0 < float(decay) <= 1):
-        raise ValueError(f"decay must satisfy 0 < decay <= 1, got {decay!r}")
+    checks.check_int("decay_steps", decay_steps, 0)
     return _meta_objective_grid(problem, lrs, horizon, int(decay_steps), jnp.float64(decay), jnp.float64(momentum))
