@@ -60,8 +60,8 @@ def _text_values(output: dict):
     """``(container, key)`` of every text value of one nbformat output (stream text and text-like MIME data)."""
     if output.get("output_type") == "stream":
         yield output, "text"
-    for mime in ("text/plain", "text/markdown", "text/html"):
-        if mime in output.get("data", {}):
+    for mime in output.get("data", {}):  # including myst-nb glue's "application/papermill.record/text/plain"
+        if mime.endswith(("text/plain", "text/markdown", "text/html")):
             yield output["data"], mime
 
 
