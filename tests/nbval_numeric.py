@@ -39,18 +39,25 @@ def close(a: float, b: float, rtol: float) -> bool:
     return abs(a - b) <= rtol * max(abs(a), abs(b))
 
 
+def _same_words(a: list[str], b: list[str]) -> bool:
+    """The pieces between the numbers agree up to the width of runs of spaces (a table's padding follows the width
+    of its numbers: ``0.036`` and ``0.0366`` pad differently); line breaks and every other character must agree."""
+    norm = lambda pieces: [re.sub(r"[ \t]+", " ", p) for p in pieces]  # noqa: E731
+    return norm(a) == norm(b)
+
+
 def within(ref: str, test: str, rtol: float) -> bool:
     """Whether ``test`` says what ``ref`` says: the same text around the numbers, each number within ``rtol``."""
     ref_pieces, ref_numbers = split_numbers(ref)
     test_pieces, test_numbers = split_numbers(test)
-    return ref_pieces == test_pieces and all(close(a, b, rtol) for a, b in zip(ref_numbers, test_numbers))
+    return _same_words(ref_pieces, test_pieces) and all(close(a, b, rtol) for a, b in zip(ref_numbers, test_numbers))
 
 
 def max_relative_difference(ref: str, test: str) -> float | None:
     """The largest relative difference between corresponding numbers, or ``None`` if the texts differ elsewhere."""
     ref_pieces, ref_numbers = split_numbers(ref)
     test_pieces, test_numbers = split_numbers(test)
-    if ref_pieces != test_pieces:
+    if not _same_words(ref_pieces, test_pieces):
         return None
     diffs = [abs(a - b) / max(abs(a), abs(b)) for a, b in zip(ref_numbers, test_numbers) if a != b]
     return max(diffs, default=0.0)

@@ -518,7 +518,7 @@ def test_book_killed_halfway_through_writing_leaves_the_notebook_intact(notebook
             time.sleep(0.05)
         assert marker.exists(), f"the writer never started: {proc.communicate(timeout=5)}"
         proc.send_signal(sig)
-        out, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=180)  # the stalled write sleeps 60 s; a deferred SIGINT may wait it out
     finally:
         if proc.poll() is None:
             proc.kill()

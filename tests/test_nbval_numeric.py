@@ -24,6 +24,8 @@ def test_split_numbers_finds_signs_exponents_and_ratios():
     ("dJ = -9.36e-04", "dJ = +9.36e-04", 0.5, False),           # a sign flip is a 200 % difference
     ("horizon 50: 0.149\nhorizon 200: 0.0229", "horizon 50: 0.149", 0.5, False),  # a line lost
     ("0.023", "0.0229", 0.01, True),                            # %.3g drops a trailing zero
+    ("a   0.036  no\nb", "a  0.0366  no\nb", 0.05, True),        # a table's padding follows its numbers' width
+    ("a 0.036\nb", "a 0.036 b", 0.05, False),                   # but a line break is not padding
 ])
 def test_within(ref, test, rtol, ok):
     assert nn.within(ref, test, rtol) is ok
