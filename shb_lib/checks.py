@@ -28,7 +28,7 @@ import numpy as np
 __all__ = [
     "DivergedError", "is_traced", "check_int", "check_real", "check_positive", "check_nonnegative",
     "check_unit_interval", "check_bool", "check_choice", "check_key", "check_array", "check_float_dtype",
-    "check_same_dtype", "check_input_width", "network_input_width", "check_mlp_params", "check_dataset", "check_finite_tree", "arg_type",
+    "check_same_dtype", "check_mlp_params", "check_dataset", "check_finite_tree", "arg_type",
     "finite_float",
 ]
 
@@ -243,23 +243,6 @@ def check_same_dtype(name: str, tree, dtype, other: str):
             raise ValueError(f"{name} must have the dtype of {other} ({np.dtype(dtype)}), got {np.dtype(d)}; "
                              f"convert one of them (e.g. jnp.asarray(x, jnp.{np.dtype(dtype)}))")
     return tree
-
-
-def network_input_width(params) -> int:
-    """Rows of the first weight matrix of an MLP parameter tuple ``((W1, b1), ...)``."""
-    try:
-        return int(params[0][0].shape[0])
-    except (TypeError, IndexError, AttributeError):
-        raise ValueError("w0 must be MLP parameters ((W1, b1), (W2, b2), ...) as shb_lib.mlp.init_mlp returns, "
-                         f"got {type(params).__name__}") from None
-
-
-def check_input_width(images, params, what: str = "w0") -> None:
-    """``images`` ``(N, D)`` has as many features as the network ``params`` has inputs."""
-    width = network_input_width(params)
-    d = jnp.shape(images)[-1] if jnp.ndim(images) else None
-    if d != width:
-        raise ValueError(f"images must have {width} features (the input width of {what}), got {d}")
 
 
 def check_mlp_params(name: str, params) -> tuple[int, int, np.dtype]:

@@ -19,11 +19,17 @@ import math
 import os
 import pathlib
 import tempfile
+import warnings
 
 import numpy as np
 
-__all__ = ["CorruptFileError", "atomic_write", "atomic_write_text", "atomic_write_bytes", "check_writable_dir",
-           "dumps_json", "read_json", "read_npz", "set_aside"]
+__all__ = ["CorruptFileError", "CorruptFileWarning", "atomic_write", "atomic_write_text", "atomic_write_bytes",
+           "check_writable_dir", "dumps_json", "read_json", "read_npz", "set_aside", "read_npz_or_set_aside",
+           "read_unit"]
+
+
+class CorruptFileWarning(UserWarning):
+    """A corrupt result file was found, named, and set aside; the work it held will be recomputed."""
 
 
 class CorruptFileError(ValueError):
@@ -181,3 +187,39 @@ def set_aside(path) -> pathlib.Path:
         target = path.with_name(f"{path.name}.corrupt-{i}")
     os.replace(path, target)
     return target
+
+
+def _warn_set_aside(error: CorruptFileError, moved: list[pathlib.Path]) -> None:
+    names = ", ".join(str(m) for m in moved)
+    warnings.warn(f"{error}; set aside as {names}; it will be recomputed", CorruptFileWarning, stacklevel=3)
+
+
+def read_npz_or_set_aside(path) -> dict | None:
+    """The arrays of ``path`` (e.g. a partial checkpoint), or ``None`` if it is missing or corrupt; a corrupt file
+    is named in a :class:`CorruptFileWarning` and set aside (:func:`set_aside`), so the caller starts afresh."""
+    path = pathlib.Path(path)
+    if not path.exists():
+        return None
+    try:
+        return read_npz(path)
+    except CorruptFileError as e:
+        _warn_set_aside(e, [set_aside(path)])
+        return None
+
+
+def read_unit(npz, js):
+    """``(arrays, metadata)`` of a finished result unit (``.npz`` + ``.json``), or ``None`` if either file is
+    missing, or if either is corrupt: then both are set aside (:func:`set_aside`) with a :class:`CorruptFileWarning`
+    naming the bad file, so that the unit is recomputed instead of every rerun crashing."""
+    npz, js = pathlib.Path(npz), pathlib.Path(js)
+    if not npz.exists() or not js.exists():
+        return None
+    try:
+        info = read_json(js)
+        if not isinstance(info, dict):
+            raise CorruptFileError(js, f"holds a {type(info).__name__}, not a unit's metadata object")
+        arrays = read_npz(npz)
+    except CorruptFileError as e:
+        _warn_set_aside(e, [set_aside(p) for p in (js, npz) if p.exists()])  # the JSON first: it marks "finished"
+        return None
+    return arrays, info

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import io
 import json
 import math
 import os
 import pathlib
+import re
 import resource
 import signal
 import subprocess
@@ -69,10 +69,11 @@ def _grad_fn(p, k, *args):
 
 
 def raises_naming(call, name: str, error=ValueError):
-    """``call()`` raises ``error`` whose message contains ``name``; returns the message."""
+    """``call()`` raises ``error`` whose message names ``name`` (as a word: "lo" is not named by "float")."""
     with pytest.raises(error) as info:
         call()
-    assert name in str(info.value), f"the message does not name {name!r}: {info.value}"
+    named = re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", str(info.value))
+    assert named, f"the message does not name {name!r}: {info.value}"
     return str(info.value)
 
 
@@ -467,8 +468,10 @@ def test_book_ctrl_c_inside_nbclient_is_reported_as_an_interruption(notebook, fa
 
 
 _STALLING_WRITER = textwrap.dedent("""
-    import io, os, sys, time
+    import io, os, signal, sys, time
     import nbclient, nbformat
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # a child of a background job inherits SIGINT ignored
 
     class FakeClient:  # as the tests' FakeClient: no kernel, a large output
         def __init__(self, nb, **kwargs):
@@ -539,7 +542,11 @@ def test_book_ctrl_c_during_a_real_kernels_cell(tmp_path):
     path = tmp_path / "slow.ipynb"
     nbformat.write(nb, path)
     before = path.read_bytes()
-    proc = subprocess.Popen([sys.executable, "-m", "shb_lib.book", "run", str(path)], cwd=ROOT,
+    # As a terminal's shell starts it: SIGINT handled (a child of a background job would inherit it ignored).
+    cli = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+           f"sys.argv = ['python -m shb_lib.book', 'run', {str(path)!r}]; "
+           "runpy.run_module('shb_lib.book', run_name='__main__', alter_sys=True)")
+    proc = subprocess.Popen([sys.executable, "-c", cli], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 180
@@ -641,3 +648,21 @@ def test_json_never_holds_infinity(tmp_path):
     raises_naming(lambda: results_io.dumps_json({"config": {"meta_lr": math.inf}}), "config.meta_lr")
     raises_naming(lambda: results_io.dumps_json({"values": [1.0, np.float32("nan")]}), "values[1]")
     assert json.loads(results_io.dumps_json({"a": 1.5, "b": [np.float64(2.0)]})) == {"a": 1.5, "b": [2.0]}
+
+
+def test_a_corrupt_unit_is_named_set_aside_and_recomputed(tmp_path):
+    npz, js = _valid_npz(tmp_path / "surface-T100-abc.npz"), tmp_path / "surface-T100-abc.json"
+    js.write_text(json.dumps({"name": "surface-T100"}))
+    arrays, info = results_io.read_unit(npz, js)
+    assert info["name"] == "surface-T100" and arrays["step"].shape == (300,)
+    npz.write_bytes(npz.read_bytes()[:100])  # truncated, as by a full disk under a non-atomic writer
+    with pytest.warns(results_io.CorruptFileWarning, match="surface-T100-abc.npz"):
+        assert results_io.read_unit(npz, js) is None
+    assert not npz.exists() and not js.exists()  # both moved aside, so the rerun recomputes the unit
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["surface-T100-abc.json.corrupt",
+                                                          "surface-T100-abc.npz.corrupt"]
+    partial = tmp_path / ".smd-T100-abc.partial.npz"
+    partial.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.warns(results_io.CorruptFileWarning, match="partial"):
+        assert results_io.read_npz_or_set_aside(partial) is None
+    assert results_io.read_npz_or_set_aside(partial) is None  # missing now: start afresh, quietly
