@@ -11,6 +11,7 @@ import pytest
 import shb_lib  # noqa: F401
 from shb_lib import experiments as ex
 from shb_lib import meta, mlp
+from shb_lib.book import ROOT
 
 
 def _ctx():
@@ -218,3 +219,12 @@ def test_organize_groups_units_and_names_how_long_runs_were_chosen():
     twice = dict(units, extra=(surface(8), _info("surface", horizon=100, n_samples=8)))
     with pytest.raises(ValueError, match="n_samples=8 for horizon 100"):
         ex.organize(twice)
+
+
+def test_long_seeds_refuses_a_budget_the_folder_does_not_hold(tmp_path, capsys):
+    """``long-seeds --samples N`` names the budgets it found instead of running anything."""
+    with pytest.raises(SystemExit) as exit_info:
+        ex.main(["long-seeds", "--choices-from", str(ROOT / "results"), "--samples", "7", "--out",
+                 str(tmp_path), "--seeds", "0"])
+    assert exit_info.value.code == 2
+    assert "no 7-sample surfaces" in capsys.readouterr().err and not any(tmp_path.iterdir())

@@ -53,3 +53,14 @@ def test_installed_in_nbval():
     from nbval.plugin import IPyNbCell
 
     assert getattr(IPyNbCell.compare_outputs, "_shb_numeric", False)
+
+
+def test_reproducibility_compare_reports_each_code_cell():
+    import reproducibility as rp
+
+    def nb(*texts):
+        return {"cells": [{"cell_type": "markdown", "source": "x"}] +
+                [{"cell_type": "code", "outputs": [stream(t)]} for t in texts]}
+
+    rows = rp.compare(nb("loss 0.100", "up", "same"), nb("loss 0.101", "down", "same"))
+    assert rows == [(1, "max rel diff 9.90e-03"), (2, "text differs"), (3, "identical")]
