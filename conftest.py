@@ -30,7 +30,7 @@ def _phase(nodeid: str) -> str:
     if path.endswith(".ipynb"):
         return f"nbval {pathlib.Path(path).name}"
     if any(name in path for name in ("test_browser", "test_book_build", "test_offline_book",
-                                      "test_explorables_browser")):
+                                      "test_explorables_browser", "test_pdf")):
         return "book build + browser"
     if "test_portability" in path:
         return "nbval, network chapters under SSE4.2"

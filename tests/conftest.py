@@ -50,9 +50,18 @@ def book_build(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def built_book(book_build) -> pathlib.Path:
-    """The ``_build/html`` folder of a warning-free build of the book (fails the test if the build failed)."""
-    proc, html = book_build
+def built_book(request) -> pathlib.Path:
+    """The ``_build/html`` folder of a warning-free build of the book (fails the test if the build failed).
+
+    ``SHB_BUILT_BOOK=<folder>/_build/html`` uses a book built beforehand instead (a targeted run of the browser
+    tests; the suite's own run leaves it unset and builds)."""
+    given = os.environ.get("SHB_BUILT_BOOK")
+    if given:
+        html = pathlib.Path(given)
+        if not (html / "book").is_dir():
+            pytest.fail(f"SHB_BUILT_BOOK={given} is not the _build/html folder of a build of the book")
+        return html
+    proc, html = request.getfixturevalue("book_build")
     if proc.returncode != 0:
         pytest.fail(f"jupyter-book build failed (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     return html
@@ -64,6 +73,18 @@ def artifacts_dir() -> pathlib.Path:
     path = pathlib.Path(os.environ.get("SHB_TEST_ARTIFACTS", ROOT / "test-artifacts"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium under Playwright (tests/browser_support.py), one per test module: skipped without a browser,
+    failed instead when ``SHB_REQUIRE_BROWSER=1``. Module scope, not session: Playwright's sync API allows one running
+    instance at a time, and a module may start its own."""
+    import browser_support
+
+    browser_support.need_browser()
+    with browser_support.launch() as browser:
+        yield browser
 
 
 

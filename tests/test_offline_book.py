@@ -13,7 +13,8 @@
   ``<table>`` on its page, with no pipe-table text left (``test_output_tables_render_as_tables``).
 
 The book is built once per session by the ``built_book`` fixture (tests/conftest.py); the browser comes from the
-``chromium`` fixture of tests/test_browser.py (skipped without Chromium unless ``SHB_REQUIRE_BROWSER=1``).
+``chromium`` fixture of tests/conftest.py, pages are opened by ``browser_support.OfflinePage`` (skipped without
+Chromium unless ``SHB_REQUIRE_BROWSER=1``).
 """
 
 from __future__ import annotations
@@ -26,13 +27,12 @@ from html.parser import HTMLParser
 
 import pytest
 
-from test_browser import _content_pages, chromium  # noqa: F401  (chromium: the module-scoped browser fixture)
+from browser_support import RAW_TEX, OfflinePage
+from browser_support import content_pages as _content_pages
 
 #: Hosts that serve JavaScript and CSS to pages; none may appear in a page's script or link tags.
 CDN_HOSTS = ("cdn.jsdelivr.net", "jsdelivr", "cdnjs", "unpkg.com", "polyfill", "googleapis", "gstatic",
              "cloudflare", "mathjax.org", "rawgit", "bootstrapcdn")
-#: TeX left as text when MathJax did not run (or did not find the math).
-RAW_TEX = ("\\(", "\\)", "\\[", "\\]", "$$", "\\begin{", "\\end{")
 
 
 class _Tags(HTMLParser):
@@ -132,23 +132,8 @@ _READ_MATH = """async () => {
 
 
 def _open_offline(browser, page_path: pathlib.Path, width: int):
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    blocked: list[str] = []
-
-    def route(r):
-        url = r.request.url
-        if url.startswith(("file:", "data:", "blob:", "about:")):
-            r.continue_()
-        else:
-            blocked.append(url)
-            r.abort()
-
-    context.route("**/*", route)
-    page = context.new_page()
-    failed: list[str] = []
-    page.on("requestfailed", lambda req: failed.append(req.url))
-    page.goto(page_path.resolve().as_uri(), wait_until="load")
-    return context, page, blocked, failed
+    o = OfflinePage(browser, page_path, width=width)
+    return o.context, o.page, o.blocked, o.failed
 
 
 def _raw_tex(text: str) -> list[str]:
@@ -159,7 +144,7 @@ def _raw_tex(text: str) -> list[str]:
     return hits
 
 
-def test_equations_typeset_with_the_network_blocked(chromium, built_book, artifacts_dir):  # noqa: F811
+def test_equations_typeset_with_the_network_blocked(chromium, built_book, artifacts_dir):
     """Every content page opened from ``file://`` with every other request blocked: MathJax 3 ran from the build,
     every chapter has typeset math, no MathJax error or undefined macro, no raw TeX delimiter in the visible text
     (code blocks excepted), nothing requested outside the build and nothing failed to load (fonts included)."""
