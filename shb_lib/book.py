@@ -205,16 +205,6 @@ def readme_figure(path: pathlib.Path = README_FIGURE) -> pathlib.Path:
     return path
 
 
-def _timeout(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number of seconds > 0, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of seconds > 0, got {value}")
-    return value
-
-
 def main(argv: list[str] | None = None) -> int:
     """The command line (see the module docstring). Returns the exit status: 0 done, 1 a cell failed, 2 a bad
     argument (argparse's convention), 130 interrupted (Ctrl-C)."""
@@ -222,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     run = sub.add_parser("run", help="execute notebooks top to bottom and store their outputs")
     run.add_argument("notebooks", nargs="*", help="notebooks to run (default: every notebook in _toc.yml)")
-    run.add_argument("--timeout", type=_timeout, default=1800,
+    run.add_argument("--timeout", type=checks.int_arg("--timeout", 1, what="a whole number of seconds"),
+                     default=1800,
                      help="seconds allowed per cell, an integer > 0 (default 1800)")
     sub.add_parser("list", help="print the notebooks of the table of contents")
     sub.add_parser("readme-figure", help=f"redraw {README_FIGURE.relative_to(ROOT)}")

@@ -18,7 +18,6 @@ flag gets the same check and message as the function behind it.
 from __future__ import annotations
 
 import argparse
-import math
 import numbers
 
 import jax
@@ -28,8 +27,8 @@ import numpy as np
 __all__ = [
     "DivergedError", "is_traced", "check_int", "check_real", "check_positive", "check_nonnegative",
     "check_unit_interval", "check_bool", "check_choice", "check_key", "check_array", "check_float_dtype",
-    "check_same_dtype", "check_mlp_params", "check_dataset", "check_finite_tree", "arg_type",
-    "finite_float",
+    "check_same_dtype", "check_mlp_params", "check_dataset", "check_finite_tree", "arg_type", "int_arg",
+    "real_arg", "positive_arg",
 ]
 
 
@@ -330,9 +329,19 @@ def arg_type(check, parse=float, what: str = "value"):
     return convert
 
 
-def finite_float(text: str) -> float:
-    """``float(text)``, refusing ``inf`` and ``nan`` (for ``argparse``)."""
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text!r} is not a finite number")
-    return value
+def int_arg(flag: str, low: int | None = None, high: int | None = None, what: str = "a whole number"):
+    """An ``argparse`` type for an integer flag in ``[low, high]`` (:func:`check_int`): ``--horizons 0`` exits with
+    "argument --horizons: --horizons must be an integer >= 1, got 0"."""
+    return arg_type(lambda v: check_int(flag, v, low, high), parse=int, what=what)
+
+
+def real_arg(flag: str, **bounds):
+    """An ``argparse`` type for a real-number flag, finite and within ``bounds`` (the keywords of
+    :func:`check_real`): ``--meta-lr inf`` exits with "argument --meta-lr: --meta-lr must be finite and > 0, got
+    inf"."""
+    return arg_type(lambda v: check_real(flag, v, scalar=True, **bounds), parse=float, what="a number")
+
+
+def positive_arg(flag: str):
+    """:func:`real_arg` for a finite number ``> 0``."""
+    return real_arg(flag, low=0.0, low_open=True)

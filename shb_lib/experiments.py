@@ -6,8 +6,11 @@ paper's setting (ICLR section 3.2, the authors' ``offline.py``): ``K = 5000``, h
 samples, 5000 meta-steps, the meta-objective on 600 batches, 20k-step final runs.
 
 Command line (tqdm progress bars; each unit of work written as ``<name>-<confighash>.npz`` + ``.json`` with its
-configuration, seed, package versions, hardware, wall time and scale, atomically; a rerun skips finished units and
-an interrupted SMD run continues from its last checkpoint)::
+configuration, seed, package versions, hardware, wall time (summed over the processes that contributed) and scale,
+atomically (:mod:`shb_lib.results_io`); a long run's JSON also says how each horizon's schedule was chosen and from
+which unit files. A rerun skips finished units, an interrupted SMD run continues from its last checkpoint, and a
+truncated or corrupt unit or checkpoint is named, set aside (``.corrupt``) and recomputed. Every flag and ``--out``
+are checked before any work; a divergence or Ctrl-C ends it with a one-line message)::
 
     python -m shb_lib.experiments mnist --scale paper --out results/ [--horizons 100 1000] \
         [--units surface smd long sweep] [--samples N [N ...]] [--meta-steps M [M ...]] [--chunk C]
@@ -25,16 +28,18 @@ import json
 import os
 import pathlib
 import platform
+import re
 import sys
-import tempfile
 import time
+import warnings
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import checks, optim, results_io
 from . import hypergrad as hg
-from . import meta, optim
+from . import meta
 
 #: Settings of each scale. ``horizons`` increasing; ``n_samples``/``meta_steps`` per horizon (same order).
 SCALES = {
@@ -66,10 +71,56 @@ def config(scale: str, **overrides) -> dict:
     if unknown:
         raise ValueError(f"unknown settings {sorted(unknown)}")
     cfg.update({k: v for k, v in overrides.items() if v is not None})
-    if any(int(h) < 1 for h in cfg["horizons"]):
-        raise ValueError(f"horizons must be >= 1, got {cfg['horizons']}")
+    _check_config(cfg)
     cfg["horizons"] = tuple(sorted(set(int(h) for h in cfg["horizons"])))  # increasing: the long run's row order
     return cfg
+
+
+def _check_sequence(name, values, check):
+    """``check(f"{name}[i]", v)`` for every element of a non-empty tuple or list ``values``."""
+    if not isinstance(values, (tuple, list)) or not values:
+        raise ValueError(f"{name} must be a non-empty tuple of values, got {values!r}")
+    for i, v in enumerate(values):
+        check(f"{name}[{i}]", v)
+
+
+def _check_per_horizon(name, values, low):
+    """A per-horizon integer setting: one integer, a ``{horizon: integer}`` dict or a tuple of integers."""
+    if isinstance(values, dict):
+        if not values:
+            raise ValueError(f"{name} must give a value for every horizon, got an empty dict")
+        for T, v in values.items():
+            checks.check_int(f"{name} (a horizon)", T, 1)
+            checks.check_int(f"{name}[{T}]", v, low)
+    elif isinstance(values, (tuple, list)):
+        _check_sequence(name, values, lambda n, v: checks.check_int(n, v, low))
+    else:
+        checks.check_int(name, values, low)
+
+
+def _check_config(cfg: dict) -> None:
+    """Every setting of a configuration, checked before any work (a ValueError naming the setting, its allowed
+    range and the value)."""
+    _check_sequence("horizons", cfg["horizons"], lambda n, v: checks.check_int(n, v, 1))
+    for key in ("batch_size", "surface_eval_batches", "smd_eval_batches", "long_eval_batches", "final_steps",
+                "record_every", "surface_chunk", "top"):
+        checks.check_int(key, cfg[key], 1)
+    for key in ("pretrain_steps", "seed"):
+        checks.check_int(key, cfg[key], 0)
+    _check_per_horizon("n_samples", cfg["n_samples"], 1)
+    _check_per_horizon("meta_steps", cfg["meta_steps"], 0)
+    for key in ("K", "pretrain_alpha", "meta_lr", "init_alpha_0", "sweep_alpha_0"):
+        checks.check_real(key, cfg[key], low=0.0, low_open=True, scalar=True)
+    checks.check_unit_interval("mu", cfg["mu"])
+    positive = lambda n, v: checks.check_real(n, v, low=0.0, low_open=True, scalar=True)  # noqa: E731
+    for key in ("alpha_0_range", "beta_range"):
+        _check_sequence(key, cfg[key], positive)
+        if len(cfg[key]) != 2 or not cfg[key][0] < cfg[key][1]:
+            raise ValueError(f"{key} must be (low, high) with 0 < low < high, got {cfg[key]!r}")
+    _check_sequence("init_betas", cfg["init_betas"], positive)
+    _check_sequence("sweep_betas", cfg["sweep_betas"], positive)
+    _check_sequence("sweep_batch_sizes", cfg["sweep_batch_sizes"], lambda n, v: checks.check_int(n, v, 1))
+    checks.check_choice("choose", cfg["choose"], ("smd", "surface"))
 
 
 def _per_horizon(cfg, key, T):
@@ -124,53 +175,79 @@ def unit_hash(unit_cfg: dict) -> str:
     return hashlib.sha1(json.dumps(unit_cfg, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 
-def _atomic_write(path: pathlib.Path, write):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; results are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def unit_paths(out, name: str, unit_cfg: dict) -> tuple[pathlib.Path, pathlib.Path]:
     """``(<name>-<hash>.npz, <name>-<hash>.json)`` in ``out``. Built by appending, not ``with_suffix``: a name such
     as ``smd-T100-beta0.1`` holds a dot, and ``with_suffix`` would cut the name and its hash at it."""
-    stem = f"{name}-{unit_hash(unit_cfg)}"
+    stem = unit_stem(name, unit_cfg)
     return pathlib.Path(out) / f"{stem}.npz", pathlib.Path(out) / f"{stem}.json"
 
 
-def save_unit(out: pathlib.Path, name: str, unit_cfg: dict, arrays: dict, wall_s: float, scale: str) -> pathlib.Path:
-    """Write ``<name>-<hash>.npz`` then ``.json`` (the JSON last: its presence marks the unit finished)."""
+def unit_stem(name: str, unit_cfg: dict) -> str:
+    """A unit's file name without its suffix: ``<name>-<hash of its configuration>``."""
+    return f"{name}-{unit_hash(unit_cfg)}"
+
+
+def unit_metadata(name: str, unit_cfg: dict, wall_s, scale: str, extra: dict | None = None) -> dict:
+    """What a unit's ``.json`` holds: name, scale, configuration, seed, wall time, creation time, package versions,
+    hardware, and ``extra`` (e.g. how a long run's schedules were chosen, from which unit files).
+
+    ``wall_s`` is the wall time in seconds, or a list of them, one per process that contributed (an interrupted
+    SMD run resumed by later processes): ``wall_time_s`` is then their sum (the time of the work kept; what a
+    process computed after its last checkpoint was lost with it) and ``wall_time_per_process_s`` the list."""
+    per_process = [float(w) for w in (wall_s if isinstance(wall_s, (list, tuple)) else [wall_s])]
+    return {"name": name, "scale": scale, "config": unit_cfg, "seed": unit_cfg.get("seed"),
+            "wall_time_s": round(sum(per_process), 1), "wall_time_per_process_s": [round(w, 1) for w in per_process],
+            "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **provenance(), **(extra or {})}
+
+
+def save_unit(out, name: str, unit_cfg: dict, arrays: dict, wall_s, scale: str,
+              extra: dict | None = None) -> dict:
+    """Write ``<name>-<hash>.npz`` then ``.json`` (the JSON last: its presence marks the unit finished), each
+    atomically and flushed to disk (:func:`shb_lib.results_io.atomic_write`); the JSON is standard (a non-finite
+    number is refused, before anything is written). ``wall_s`` and ``extra``: as :func:`unit_metadata`.
+    Returns the metadata written."""
+    out = pathlib.Path(out)
     npz, js = unit_paths(out, name, unit_cfg)
+    info = unit_metadata(name, unit_cfg, wall_s, scale, extra)
+    text = results_io.dumps_json(info, indent=1)
+    out.mkdir(parents=True, exist_ok=True)
 
     def write_npz(tmp):
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **{k: np.asarray(v) for k, v in arrays.items()})
 
-    _atomic_write(npz, write_npz)
-    meta_json = {"name": name, "scale": scale, "config": unit_cfg, "seed": unit_cfg.get("seed"),
-                 "wall_time_s": round(wall_s, 1), "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                 **provenance()}
-    _atomic_write(js, lambda tmp: pathlib.Path(tmp).write_text(json.dumps(meta_json, indent=1)))
-    return js.with_suffix("")
+    results_io.atomic_write(npz, write_npz)
+    results_io.atomic_write_text(js, text)
+    return info
 
 
 def load_unit(out, name: str, unit_cfg: dict):
-    """``(arrays, metadata)`` of a finished unit, or ``None``."""
+    """``(arrays, metadata)`` of a finished unit, or ``None`` (none in ``out``, or ``out`` is ``None``). A unit
+    whose ``.npz`` or ``.json`` is truncated or corrupt is named in a :class:`shb_lib.results_io.CorruptFileWarning`
+    and set aside (``.corrupt``), so that it is recomputed (:func:`shb_lib.results_io.read_unit`)."""
     if out is None:
         return None
-    npz, js = unit_paths(out, name, unit_cfg)
-    if not js.exists() or not npz.exists():
-        return None
-    with np.load(npz) as z:
-        arrays = {k: z[k] for k in z.files}
-    return arrays, json.loads(js.read_text())
+    return results_io.read_unit(*unit_paths(out, name, unit_cfg))
+
+
+def file_sha256(path) -> str:
+    """The SHA-256 of a file's bytes (hex)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def source_record(info: dict, folder=None) -> dict:
+    """Which unit a result was made from: its file stem (name and configuration hash) and, when ``folder`` holds
+    its ``.npz``, the SHA-256 of that file."""
+    stem = unit_stem(info["name"], info["config"])
+    rec = {"unit": stem}
+    npz = None if folder is None else pathlib.Path(folder) / f"{stem}.npz"
+    if npz is not None and npz.exists():
+        rec["npz_sha256"] = file_sha256(npz)
+    return rec
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -198,18 +275,25 @@ def _base(cfg):
     return {k: cfg[k] for k in ("K", "batch_size", "mu", "pretrain_steps", "pretrain_alpha", "seed")}
 
 
-def _run_unit(out, name, ucfg, scale, compute, progress):
+def _run_unit(out, name, ucfg, scale, compute, extra=None, timing=None):
+    """Load the unit from ``out``, or compute and (if ``out``) save it. Its configuration must be writable as
+    standard JSON and ``out`` a writable folder, both checked before the work. ``timing["earlier"]``, if
+    :func:`compute` sets it, lists the wall times of earlier processes that contributed (a resumed SMD run)."""
     found = load_unit(out, name, ucfg)
     if found is not None:
-        arrays, info = found
-        return arrays, info
+        return found
+    results_io.dumps_json(ucfg)  # a non-finite setting is refused now, not after the work
+    if out is not None:
+        results_io.check_writable_dir(out, "out")
+    timing = {} if timing is None else timing
     t0 = time.perf_counter()
     arrays = compute()
-    wall = time.perf_counter() - t0
-    info = {"name": name, "scale": scale, "config": ucfg, "wall_time_s": round(wall, 1), **provenance()}
-    if out is not None:
-        save_unit(pathlib.Path(out), name, ucfg, arrays, wall, scale)
-    return arrays, info
+    wall = [*timing.get("earlier", []), time.perf_counter() - t0]
+    if "note" in timing:
+        extra = dict(extra or {}, wall_time_note=timing["note"])
+    if out is None:
+        return arrays, unit_metadata(name, ucfg, wall, scale, extra)
+    return arrays, save_unit(pathlib.Path(out), name, ucfg, arrays, wall, scale, extra)
 
 
 def surface_unit(ctx, cfg, T, out=None, progress=False):
@@ -224,7 +308,7 @@ def surface_unit(ctx, cfg, T, out=None, progress=False):
                                   cfg["alpha_0_range"], cfg["beta_range"], chunk=cfg["surface_chunk"],
                                   progress=progress)
 
-    return _run_unit(out, f"surface-T{T}", ucfg, cfg["scale"], compute, progress)
+    return _run_unit(out, f"surface-T{T}", ucfg, cfg["scale"], compute)
 
 
 def smd_unit(ctx, cfg, T, beta0, out=None, progress=False, checkpoint_every=25):
@@ -243,17 +327,28 @@ def smd_unit(ctx, cfg, T, beta0, out=None, progress=False, checkpoint_every=25):
 
     def from_arrays(a):
         names = [k[4:] for k in a if k.startswith("log_")]
+        missing = {"alpha_0", "beta", "values", "adam_count"} - set(a)
+        if missing or not names:
+            raise KeyError(f"not an SMD checkpoint: lacks {sorted(missing) or 'the log_ hyperparameters'}")
         adam = meta.AdamState({k: jnp.float32(a[f"adam_m_{k}"]) for k in names},
                               {k: jnp.float32(a[f"adam_v_{k}"]) for k in names}, jnp.int32(a["adam_count"]))
         return meta.SMDResult(a["alpha_0"], a["beta"], a["values"], {k: a[f"log_{k}"] for k in names}, adam)
 
+    timing = {}
+
     def compute():
+        t_start = time.perf_counter()
         key = jax.random.fold_in(ctx.key, 3000 + T)
         h0 = hg.default_hparams(beta=beta0, alpha_0=cfg["init_alpha_0"], dtype=jnp.float32)
         res = None
-        if partial is not None and partial.exists():
-            with np.load(partial) as z:
-                res = from_arrays({k: z[k] for k in z.files})
+        if partial is not None:  # a corrupt checkpoint is named, set aside, and the run starts afresh
+            saved = results_io.read_npz_or_set_aside(partial, parse=lambda a: (from_arrays(a), a))
+            if saved is not None:
+                res, a = saved
+                if "_wall_time_s" in a:  # the wall time of each earlier process, up to its last checkpoint
+                    timing["earlier"] = [float(w) for w in a["_wall_time_s"]]
+                else:
+                    timing["note"] = "resumed from a checkpoint that did not record its earlier wall time"
         done = 0 if res is None else len(res.values)
         bar = None
         if progress:
@@ -267,13 +362,14 @@ def smd_unit(ctx, cfg, T, beta0, out=None, progress=False, checkpoint_every=25):
                            mu=cfg["mu"], start=res)
             done = len(res.values)
             if partial is not None:
-                arrays = to_arrays(res)
+                walls = [*timing.get("earlier", []), time.perf_counter() - t_start]
+                arrays = dict(to_arrays(res), _wall_time_s=np.asarray(walls, np.float64))
 
                 def write(tmp, arrays=arrays):
                     with open(tmp, "wb") as f:
                         np.savez(f, **arrays)
 
-                _atomic_write(partial, write)
+                results_io.atomic_write(partial, write)
             if bar is not None:
                 bar.update(n)
         if bar is not None:
@@ -282,7 +378,7 @@ def smd_unit(ctx, cfg, T, beta0, out=None, progress=False, checkpoint_every=25):
             res = meta.smd(key, ctx.X, ctx.Y, ctx.w0, T, h0, 0, K=cfg["K"], mu=cfg["mu"])
         return to_arrays(res)
 
-    arrays, info = _run_unit(out, name, ucfg, cfg["scale"], compute, progress)
+    arrays, info = _run_unit(out, name, ucfg, cfg["scale"], compute, timing=timing)
     if partial is not None and partial.exists() and load_unit(out, name, ucfg) is not None:
         partial.unlink()
     return arrays, info
@@ -299,9 +395,11 @@ def smd_choice(trajectories, tail: float = 0.1):
     return float(np.exp(np.mean(la))), float(np.exp(np.mean(lb)))
 
 
-def long_unit(ctx, cfg, horizons, choices, out=None, progress=False, chosen_by=None):
+def long_unit(ctx, cfg, horizons, choices, out=None, progress=False, chosen_by=None, chosen=None):
     """Train with each horizon's ``choices[T] = (alpha_0, beta)`` for ``final_steps`` (one row per horizon, same
-    batches); ``chosen_by`` says how the choices were made (default: from ``cfg["choose"]``)."""
+    batches); ``chosen_by`` says how the choices were made (default: from ``cfg["choose"]``; part of the unit's
+    configuration, so of its file name); ``chosen`` (a JSON-able dict, stored as the unit's ``"chosen"``) says how
+    each horizon's choice was made and from which unit files (:func:`source_record`)."""
     alpha = [choices[T][0] for T in horizons]
     beta = [choices[T][1] for T in horizons]
     ucfg = dict(_base(cfg), unit="long", horizons=list(horizons), alpha_0=[round(a, 6) for a in alpha],
@@ -320,7 +418,7 @@ def long_unit(ctx, cfg, horizons, choices, out=None, progress=False, chosen_by=N
         r["horizons"] = np.asarray(horizons)
         return r
 
-    return _run_unit(out, "long", ucfg, cfg["scale"], compute, progress)
+    return _run_unit(out, "long", ucfg, cfg["scale"], compute, extra=None if chosen is None else {"chosen": chosen})
 
 
 def sweep_unit(ctx, cfg, out=None, progress=False):
@@ -340,16 +438,66 @@ def sweep_unit(ctx, cfg, out=None, progress=False):
         return {"horizons": np.asarray(H), "batch_sizes": np.asarray(Bs), "betas": betas.astype(np.float64),
                 "loss": loss}
 
-    return _run_unit(out, "sweep", ucfg, cfg["scale"], compute, progress)
+    return _run_unit(out, "sweep", ucfg, cfg["scale"], compute)
 
 
-def run_mnist(scale: str = "book", out=None, horizons=None, units=("surface", "smd", "long", "sweep"),
-              progress: bool = False, **overrides) -> dict:
+UNITS = ("surface", "smd", "long", "sweep")
+
+
+def _smd_label(inits) -> str:
+    return "SMD from beta = " + " and ".join(f"{b:g}" for b in sorted(inits))
+
+
+def _chosen_record(by: dict, choices: dict, sources: dict) -> dict:
+    """The ``"chosen"`` provenance of a long unit: how each horizon's ``(alpha_0, beta)`` was chosen and from which
+    unit files; ``"by"`` is the one method of every horizon (or the horizons' methods joined by ``"; "``)."""
+    methods = list(dict.fromkeys(by[T] for T in sorted(choices)))
+    return {"by": "; ".join(methods),
+            "horizons": {str(T): {"by": by[T], "alpha_0": float(choices[T][0]), "beta": float(choices[T][1]),
+                                  "from": sources.get(T, [])} for T in sorted(choices)}}
+
+
+def _surface_optimum(arrays, info, top: int, T) -> tuple[float, float]:
+    """:func:`meta.best_of_surface` of one surface unit; a surface whose every sample diverged raises
+    :class:`shb_lib.checks.DivergedError` naming the horizon and the unit."""
+    try:
+        return meta.best_of_surface(arrays, top)
+    except checks.DivergedError as e:
+        stem = unit_stem(info.get("name", f"surface-T{T}"), info["config"])
+        raise checks.DivergedError(f"horizon {T}: the surface {stem} ({info['config'].get('n_samples', '?')} "
+                                   f"samples) has no optimum: {e}") from None
+
+
+def run_mnist(scale: str = "book", out=None, horizons=None, units=UNITS, progress: bool = False,
+              **overrides) -> dict:
     """Run (or load from ``out``) every unit for ``scale``; return ``{"config", "surface", "smd", "choice",
-    "long", "sweep", "info", "data_source"}`` (dicts keyed by horizon where relevant)."""
+    "chosen_by", "long", "sweep", "info", "data_source"}`` (dicts keyed by horizon where relevant).
+
+    Each horizon's ``(alpha_0, beta)`` comes from SMD when ``choose="smd"`` and SMD ran, else from its surface;
+    ``chosen_by[T]`` says which. Checked before any work: every setting (:func:`config`), that ``out`` is a
+    folder (writable: checked before the first unit that is not on disk yet, so a read-only folder of finished units
+    can be read), and that ``"long"`` gets its choices from the method asked for (``choose="smd"`` with
+    ``"smd"`` not in ``units`` is refused, rather than quietly training the surface optimum).
+
+    Raises:
+        ValueError: a bad setting, ``out`` not writable, or the choice method's units not requested.
+        shb_lib.checks.DivergedError: a horizon has no choice (every surface sample diverged, or SMD did).
+    """
     cfg = config(scale, **({"horizons": tuple(horizons)} if horizons else {}), **overrides)
+    units = tuple(units)
+    for u in units:
+        checks.check_choice("units", u, UNITS)
+    method = cfg["choose"]
+    if "long" in units and method not in units:
+        raise ValueError(f"units: the long runs take their schedules from choose={cfg['choose']!r}, but units "
+                         f"{units} lack {method!r} (finished units are loaded from out, not recomputed); add "
+                         f"{method!r} or set choose to the method whose units you have")
+    if out is not None:  # a folder; whether it is writable is checked before the first unit that must be computed
+        results_io.check_writable_dir(out, "out", probe=False)
     ctx = _Context(cfg)
-    res = {"config": cfg, "surface": {}, "smd": {}, "choice": {}, "info": {}, "data_source": ctx.source}
+    res = {"config": cfg, "surface": {}, "smd": {}, "choice": {}, "chosen_by": {}, "info": {},
+           "data_source": ctx.source}
+    sources = {}
     for T in cfg["horizons"]:
         if "surface" in units:
             res["surface"][T], res["info"][f"surface-T{T}"] = surface_unit(ctx, cfg, T, out, progress)
@@ -360,46 +508,76 @@ def run_mnist(scale: str = "book", out=None, horizons=None, units=("surface", "s
                 res["smd"][T].append(arr)
                 res["info"][f"smd-T{T}-beta{b0:g}"] = info
         if cfg["choose"] == "smd" and res["smd"].get(T):
-            res["choice"][T] = smd_choice(res["smd"][T])
+            choice = smd_choice(res["smd"][T])
+            if not np.all(np.isfinite(choice)):
+                raise checks.DivergedError(f"horizon {T}: SMD diverged (its end point is {choice}); there is no "
+                                           f"choice to train (try a smaller meta_lr)")
+            res["chosen_by"][T] = _smd_label(cfg["init_betas"])
+            sources[T] = [source_record(res["info"][f"smd-T{T}-beta{b0:g}"], out) for b0 in cfg["init_betas"]]
         elif T in res["surface"]:
-            res["choice"][T] = meta.best_of_surface(res["surface"][T], cfg["top"])
+            info = res["info"][f"surface-T{T}"]
+            choice = _surface_optimum(res["surface"][T], info, cfg["top"], T)
+            res["chosen_by"][T] = f"surface top {cfg['top']} of {info['config']['n_samples']} samples"
+            sources[T] = [source_record(info, out)]
+        else:
+            continue
+        res["choice"][T] = choice
     if "long" in units and res["choice"]:
         hs = [T for T in cfg["horizons"] if T in res["choice"]]
-        res["long"], res["info"]["long"] = long_unit(ctx, cfg, hs, res["choice"], out, progress)
+        chosen = _chosen_record(res["chosen_by"], res["choice"], sources)
+        res["long"], res["info"]["long"] = long_unit(ctx, cfg, hs, res["choice"], out, progress, chosen=chosen)
     if "sweep" in units:
         res["sweep"], res["info"]["sweep"] = sweep_unit(ctx, cfg, out, progress)
     return res
 
 
 def long_over_seeds(scale: str, choices: dict, chosen_by: str, seeds, out=None, progress: bool = False,
-                    **overrides) -> dict:
+                    sources: dict | None = None, **overrides) -> dict:
     """The long runs of fixed ``choices`` (``{T: (alpha_0, beta)}``, made once, e.g. from the seed-0 surfaces) for
     every seed in ``seeds``: each seed draws its own initialization, pretraining and batches, so the spread over
-    seeds is the spread of the long run itself, not of the search. Returns ``{seed: (arrays, info)}``."""
+    seeds is the spread of the long run itself, not of the search. ``sources`` (``{T: [source_record, ...]}``)
+    names the unit files the choices came from; it is stored with ``chosen_by`` as each unit's ``"chosen"``.
+    Returns ``{seed: (arrays, info)}``."""
+    for T, c in choices.items():
+        checks.check_int("choices (a horizon)", T, 1)
+        checks.check_real(f"choices[{T}]", c, low=0.0, low_open=True)
+        if np.shape(c) != (2,):
+            raise ValueError(f"choices[{T}] must be a pair (alpha_0, beta), got {c!r}")
+    if out is not None:
+        results_io.check_writable_dir(out, "out", probe=False)
     runs = {}
     horizons = tuple(sorted(int(T) for T in choices))
+    chosen = _chosen_record({int(T): chosen_by for T in choices}, {int(T): c for T, c in choices.items()},
+                            {int(T): v for T, v in (sources or {}).items()})
     for seed in seeds:
         cfg = config(scale, horizons=horizons, seed=int(seed), **overrides)
         ctx = _Context(cfg)
         runs[int(seed)] = long_unit(ctx, cfg, horizons, {int(T): c for T, c in choices.items()}, out, progress,
-                                    chosen_by=chosen_by)
+                                    chosen_by=chosen_by, chosen=chosen)
     return runs
 
 
 def load_results(folder, scale: str | None = None) -> dict:
-    """Every finished unit in ``folder`` (optionally of one ``scale``): ``{file stem: (arrays, metadata)}``."""
+    """Every finished unit in ``folder`` (optionally of one ``scale``): ``{file stem: (arrays, metadata)}``. A
+    unit whose ``.json`` or ``.npz`` is corrupt, or whose JSON is not a unit's metadata, is skipped with a
+    :class:`shb_lib.results_io.CorruptFileWarning` naming the file (left in place: reading changes nothing)."""
     folder = pathlib.Path(folder)
     found = {}
     if not folder.is_dir():
         return found
     for js in sorted(folder.glob("*.json")):
-        info = json.loads(js.read_text())
-        if scale is not None and info.get("scale") != scale:
-            continue
         npz = js.with_suffix(".npz")
-        if npz.exists():
-            with np.load(npz) as z:
-                found[js.stem] = ({k: z[k] for k in z.files}, info)
+        if not npz.exists():
+            continue
+        try:
+            info = results_io.read_json(js)
+            if not isinstance(info, dict) or not isinstance(info.get("config"), dict):
+                raise results_io.CorruptFileError(js, "is not a result unit's metadata (no \"config\" object)")
+            if scale is not None and info.get("scale") != scale:
+                continue
+            found[js.stem] = (results_io.read_npz(npz), info)
+        except results_io.CorruptFileError as e:
+            warnings.warn(f"{e}; skipped", results_io.CorruptFileWarning, stacklevel=2)
     return found
 
 
@@ -423,56 +601,95 @@ def long_ratios(arrays: dict, record_every: int, tail_steps: int = 1000) -> tupl
     return float(loss[0, -1] / loss[-1, -1]), float(tail[0] / tail[-1])
 
 
-def surface_choices(surfaces: dict, top: int = 3) -> dict:
-    """Each horizon's surface optimum (:func:`meta.best_of_surface`, geometric mean of the ``top`` best samples) per
-    budget: ``{n_samples: {T: (alpha_0, beta)}}``, largest budget first. ``surfaces`` is :func:`organize`'s
-    ``{T: [(arrays, info), ...]}``."""
+def _surface_optima(surfaces: dict, top: int, skip_diverged: bool) -> dict:
     out = {}
     for T, runs in surfaces.items():
         for a, i in runs:
             n = int(i["config"]["n_samples"])
             if T in out.setdefault(n, {}):
                 raise ValueError(f"surfaces: two units with n_samples={n} for horizon {T}; keep one of them")
-            out[n][T] = meta.best_of_surface(a, top)
+            try:
+                out[n][T] = _surface_optimum(a, i, top, T)
+            except checks.DivergedError:
+                if not skip_diverged:
+                    raise
+                out[n][T] = None
     return {n: dict(sorted(out[n].items())) for n in sorted(out, reverse=True)}
+
+
+def surface_choices(surfaces: dict, top: int = 3) -> dict:
+    """Each horizon's surface optimum (:func:`meta.best_of_surface`, geometric mean of the ``top`` best samples) per
+    budget: ``{n_samples: {T: (alpha_0, beta)}}``, largest budget first. ``surfaces`` is :func:`organize`'s
+    ``{T: [(arrays, info), ...]}``.
+
+    Raises:
+        shb_lib.checks.DivergedError: a surface whose every sample diverged (naming its horizon and unit).
+        ValueError: two surfaces of one horizon with the same number of samples.
+    """
+    return _surface_optima(surfaces, top, skip_diverged=False)
+
+
+def _surface_label(want: dict, surfaces: dict, top: int) -> str | None:
+    """``"surface top <top> of <n> samples"`` for the largest budget whose optima are ``want`` (a surface that
+    diverged everywhere matches nothing), or ``None``."""
+    for n, choices in _surface_optima(surfaces, top, skip_diverged=True).items():
+        if all(choices.get(T) is not None and _same_choice(choices[T], want[T]) for T in want):
+            return f"surface top {top} of {n} samples"
+    return None
+
+
+def _same_choice(choice, stored) -> bool:
+    """Whether ``choice`` is ``stored`` as :func:`long_unit` stored it (rounded to 6 decimals)."""
+    return bool(np.allclose(np.round(choice, 6), stored, rtol=0, atol=1e-9))
+
+
+def _smd_match(want: dict, smds: dict) -> str | None:
+    """``"SMD from beta = ..."`` if, for every horizon, some SMD runs (any subset of its starts) give ``want``."""
+    inits = set()
+    for T in want:
+        runs = smds.get(T, [])
+        subsets = (sub for k in range(len(runs), 0, -1) for sub in itertools.combinations(runs, k))
+        match = next((sub for sub in subsets if _same_choice(smd_choice([a for a, _ in sub]), want[T])), None)
+        if match is None:
+            return None
+        inits |= {i["config"]["init_beta"] for _, i in match}
+    return _smd_label(inits)
 
 
 def _choice_label(arrays, info, surfaces, smds) -> str:
     """How a long unit's schedules were chosen, found by recomputing each candidate's choice from the units: which
     surface budget, or which SMD runs of each horizon (any subset of its starts), give the unit's ``(alpha_0, beta)``
-    as :func:`long_unit` stored them (rounded to 6 decimals)."""
+    as :func:`long_unit` stored them (rounded to 6 decimals). A label that the units here do not reproduce says so;
+    "SMD" is never given to schedules that no SMD unit reproduces."""
     c = info["config"]
     want = {int(T): (a, b) for T, a, b in zip(arrays["horizons"], c["alpha_0"], c["beta"])}
-
-    def same(choice, T):
-        return np.allclose(np.round(choice, 6), want[T], rtol=0, atol=1e-9)
-
-    by = c.get("chosen_by", "SMD")
-    if by.startswith("surface"):
-        top = int(by.split()[-1])
-        for n, choices in surface_choices(surfaces, top).items():
-            if all(T in choices and same(choices[T], T) for T in want):
-                return f"surface top {top} of {n} samples"
-        return by
-    inits = set()
-    for T in want:
-        runs = smds.get(T, [])
-        subsets = (sub for k in range(len(runs), 0, -1) for sub in itertools.combinations(runs, k))
-        match = next((sub for sub in subsets if same(smd_choice([a for a, _ in sub]), T)), None)
-        if match is None:
-            return "SMD"
-        inits |= {i["config"]["init_beta"] for _, i in match}
-    return "SMD from beta = " + " and ".join(f"{b:g}" for b in sorted(inits))
+    by = c.get("chosen_by")  # absent: the unit claims SMD
+    recorded = (info.get("chosen") or {}).get("by") or by or "SMD"
+    unverified = f"{recorded} (as recorded; not reproduced by the units here)"
+    if by is not None and by.startswith("surface"):
+        m = re.match(r"surface top (\d+)", by)
+        return _surface_label(want, surfaces, int(m.group(1)) if m else 3) or unverified
+    label = _smd_match(want, smds)
+    if label is not None:
+        return label
+    if by is None:
+        top = SCALES.get(info.get("scale"), {}).get("top", 3)
+        label = _surface_label(want, surfaces, top)
+        if label is not None:
+            return f"{label} (not SMD, though the unit does not say how it was chosen)"
+        return "unverified (the unit claims SMD, but no SMD or surface unit here reproduces its choices)"
+    return unverified
 
 
 def organize(units: dict) -> dict:
     """The units of :func:`load_results` grouped for reading: ``{"surface": {T: [(arrays, info), ...]},
     "smd": {T: [(arrays, info), ...]}, "long": [(arrays, info, label), ...]}``, horizons increasing, each horizon's
     surfaces with the most samples first, long runs' rows sorted by horizon (:func:`sort_long`) and labelled with
-    how their schedules were chosen (which surface budget or which SMD runs reproduce their ``(alpha_0, beta)``)."""
+    how their schedules were chosen (which surface budget or which SMD runs reproduce their ``(alpha_0, beta)``;
+    :func:`_choice_label`)."""
     out = {"surface": {}, "smd": {}, "long": []}
     for arrays, info in units.values():
-        kind = info["config"]["unit"]
+        kind = info["config"].get("unit")
         if kind in ("surface", "smd"):
             out[kind].setdefault(int(info["config"]["horizon"]), []).append((arrays, info))
     for kind in ("surface", "smd"):
@@ -482,7 +699,7 @@ def organize(units: dict) -> dict:
     for runs in out["smd"].values():
         runs.sort(key=lambda r: r[1]["config"]["init_beta"])
     for arrays, info in units.values():
-        if info["config"]["unit"] == "long":
+        if info["config"].get("unit") == "long":
             out["long"].append((sort_long(arrays), info, _choice_label(arrays, info, out["surface"], out["smd"])))
     return out
 
@@ -494,81 +711,170 @@ def device_label(info: dict) -> str:
     return ", ".join(gpus) if gpus else f"{hw['cpu_count']}-core CPU"
 
 
+def _distinct_seeds(parser, seeds) -> None:
+    if len(set(seeds)) != len(seeds):
+        parser.error(f"--seeds must be distinct, got {seeds}")
+
+
+def _writable_out(parser, out) -> None:
+    """``--out`` must be a writable folder (created if missing), checked before any work."""
+    try:
+        results_io.check_writable_dir(out, "--out")
+    except ValueError as e:
+        parser.error(str(e))
+
+
+def _report_failure(run) -> int:
+    """``run()``, with a divergence, a missing data set, a failed write (a full disk) or Ctrl-C reported in one line
+    (status 1 or 130) instead of a traceback; every finished unit is on disk already (a failed write leaves no
+    partial file), and an interrupted SMD run resumes from its last checkpoint."""
+    from .data import MNISTCorruptError, MNISTNotFoundError
+
+    try:
+        return run()
+    except (checks.DivergedError, MNISTNotFoundError, MNISTCorruptError) as e:
+        print(f"error: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+        return 1
+    except OSError as e:  # after the checks: the disk filled up or the folder changed during the run
+        print(f"error: a result could not be written ({type(e).__name__}: {e}); the finished units are kept",
+              file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished units are kept; a rerun skips them and resumes SMD from its last checkpoint",
+              file=sys.stderr, flush=True)
+        return 130
+
+
 def main(argv=None) -> int:
+    """The command line (see the module docstring). Returns the exit status: 0 done, 1 a run diverged or the data
+    are missing, 2 a bad argument (argparse's convention; every flag is checked before any work), 130 Ctrl-C."""
     parser = argparse.ArgumentParser(prog="python -m shb_lib.experiments", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("mnist", help="offline meta-optimization on MNIST (surfaces, SMD, long runs, slider sweep)")
     p.add_argument("--scale", choices=sorted(SCALES), default="book")
     p.add_argument("--out", default="results/", help="folder of the result files (default results/)")
-    p.add_argument("--horizons", type=int, nargs="+", help="subset of horizons (default: the scale's)")
-    p.add_argument("--units", nargs="+", default=["surface", "smd", "long", "sweep"],
-                   choices=["surface", "smd", "long", "sweep"])
-    p.add_argument("--samples", type=int, nargs="+",
+    p.add_argument("--horizons", type=checks.int_arg("--horizons", 1), nargs="+",
+                   help="subset of horizons, integers >= 1 (default: the scale's)")
+    p.add_argument("--units", nargs="+", default=list(UNITS), choices=list(UNITS))
+    p.add_argument("--samples", type=checks.int_arg("--samples", 1), nargs="+",
                    help="surface samples: one number for every horizon, or one per horizon (default: the scale's)")
-    p.add_argument("--meta-steps", type=int, nargs="+",
+    p.add_argument("--meta-steps", type=checks.int_arg("--meta-steps", 1), nargs="+",
                    help="SMD meta-steps: one number for every horizon, or one per horizon (default: the scale's)")
-    p.add_argument("--chunk", type=int, default=64,
+    p.add_argument("--chunk", type=checks.int_arg("--chunk", 1), default=64,
                    help="surface samples trained at once under vmap (memory vs speed; results do not depend on it)")
-    p.add_argument("--meta-lr", type=float, help="Adam learning rate of SMD in log space (default: the scale's)")
-    p.add_argument("--init-betas", type=float, nargs="+", help="SMD initial betas (default: 0.1 10)")
-    p.add_argument("--choose", choices=["smd", "surface"], help="how each horizon's (alpha_0, beta) is chosen")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0],
+    p.add_argument("--meta-lr", type=checks.positive_arg("--meta-lr"),
+                   help="Adam learning rate of SMD in log space, finite and > 0 (default: the scale's)")
+    p.add_argument("--init-betas", type=checks.positive_arg("--init-betas"), nargs="+",
+                   help="SMD initial betas, finite and > 0 (default: 0.1 10)")
+    p.add_argument("--choose", choices=["smd", "surface"],
+                   help="how each horizon's (alpha_0, beta) is chosen (default: the scale's)")
+    p.add_argument("--seeds", type=checks.int_arg("--seeds", 0), nargs="+", default=[0],
                    help="one whole run per seed (data order, initialization, batches, samples; default 0)")
     q = sub.add_parser("long-seeds", help="long runs of the surface choices in a results folder, over seeds")
     q.add_argument("--scale", choices=sorted(SCALES), default="paper")
     q.add_argument("--choices-from", default="results/", help="folder holding the surfaces (default results/)")
-    q.add_argument("--samples", type=int, required=True, help="use the surfaces of this many samples")
+    q.add_argument("--samples", type=checks.int_arg("--samples", 1), required=True,
+                   help="use the surfaces of this many samples")
     q.add_argument("--out", required=True, help="folder of the long-run files")
-    q.add_argument("--seeds", type=int, nargs="+", required=True)
+    q.add_argument("--seeds", type=checks.int_arg("--seeds", 0), nargs="+", required=True)
+    seed_parsers = {}
+    for cmd, chapter in (("online-seeds", "chapter 5's online SMD runs and lookahead objectives"),
+                         ("estimator-seeds", "chapter 6's meta-gradient estimators on MNIST")):
+        r = sub.add_parser(cmd, help=f"{chapter}, over seeds (book scale)")
+        r.add_argument("--out", required=True, help="folder of the result files")
+        r.add_argument("--seeds", type=checks.int_arg("--seeds", 0), nargs="+", required=True)
+        seed_parsers[cmd] = r
     args = parser.parse_args(argv)
     if args.cmd == "long-seeds":
-        return _long_seeds_main(parser, args)
-    if args.horizons and min(args.horizons) < 1:
-        parser.error("--horizons must be >= 1")
-    for name, v in (("--meta-lr", args.meta_lr), ("--chunk", args.chunk)):
-        if v is not None and not v > 0:
-            parser.error(f"{name} must be > 0")
+        return _long_seeds_main(q, args)
+    if args.cmd in seed_parsers:
+        return _chapter_seeds_main(seed_parsers[args.cmd], args)
+    _distinct_seeds(p, args.seeds)
     horizons = args.horizons or SCALES[args.scale]["horizons"]
     per_horizon = {}
     for name, v in (("--samples", args.samples), ("--meta-steps", args.meta_steps)):
         if v is None:
             continue
-        if min(v) < 1:
-            parser.error(f"{name} must be >= 1")
         if len(v) not in (1, len(horizons)):
-            parser.error(f"{name} takes one value or one per horizon ({len(horizons)}), got {len(v)}")
+            p.error(f"{name} takes one value or one per horizon ({len(horizons)}), got {len(v)}")
         per_horizon[name] = v[0] if len(v) == 1 else dict(zip(horizons, v))
-    if args.init_betas and min(args.init_betas) <= 0:
-        parser.error("--init-betas must be > 0")
-    if min(args.seeds) < 0 or len(set(args.seeds)) != len(args.seeds):
-        parser.error(f"--seeds must be distinct integers >= 0, got {args.seeds}")
-    for seed in args.seeds:
-        res = run_mnist(args.scale, args.out, args.horizons, tuple(args.units), progress=True,
-                        n_samples=per_horizon.get("--samples"), meta_steps=per_horizon.get("--meta-steps"),
-                        choose=args.choose, meta_lr=args.meta_lr, surface_chunk=args.chunk,
-                        init_betas=tuple(args.init_betas) if args.init_betas else None, seed=seed)
-        for T, (a, b) in res["choice"].items():
-            print(f"seed {seed}, T={T}: alpha_0={a:.4g} beta={b:.4g}")
-        if "long" in res:
-            for T, loss in zip(res["long"]["horizons"], res["long"]["train_loss"][:, -1]):
-                print(f"seed {seed}, T={T}: final training loss {loss:.4g}")
-    return 0
+    choose = args.choose or SCALES[args.scale]["choose"]
+    if "long" in args.units and choose not in args.units:
+        p.error(f"--units: the long runs take their schedules from --choose {choose}, but --units "
+                f"{' '.join(args.units)} lacks {choose} (finished units are loaded, not recomputed); add {choose} "
+                f"to --units, or give --choose with the method whose units you want")
+    settings = dict(n_samples=per_horizon.get("--samples"), meta_steps=per_horizon.get("--meta-steps"),
+                    choose=args.choose, meta_lr=args.meta_lr, surface_chunk=args.chunk,
+                    init_betas=tuple(args.init_betas) if args.init_betas else None)
+    try:
+        config(args.scale, **({"horizons": tuple(args.horizons)} if args.horizons else {}), **settings)
+    except ValueError as e:
+        p.error(str(e))
+    _writable_out(p, args.out)
+
+    def run():
+        for seed in args.seeds:
+            res = run_mnist(args.scale, args.out, args.horizons, tuple(args.units), progress=True, seed=seed,
+                            **settings)
+            for T, (a, b) in res["choice"].items():
+                print(f"seed {seed}, T={T}: alpha_0={a:.4g} beta={b:.4g} ({res['chosen_by'][T]})")
+            if "long" in res:
+                for T, loss in zip(res["long"]["horizons"], res["long"]["train_loss"][:, -1]):
+                    print(f"seed {seed}, T={T}: final training loss {loss:.4g}")
+        return 0
+
+    return _report_failure(run)
+
+
+def _chapter_seeds_main(parser, args) -> int:
+    """``online-seeds`` and ``estimator-seeds``: :func:`shb_lib.findings.online_runs` or
+    :func:`shb_lib.findings.estimator_runs` for every seed, written to ``--out`` (finished seeds are read)."""
+    from . import findings
+
+    _distinct_seeds(parser, args.seeds)
+    _writable_out(parser, args.out)
+    compute = findings.online_runs if args.cmd == "online-seeds" else findings.estimator_runs
+
+    def run():
+        for seed in args.seeds:  # one at a time, so that each finished seed is on disk before the next starts
+            compute(args.out, [seed])
+            print(f"seed {seed}: done ({args.out})")
+        return 0
+
+    return _report_failure(run)
 
 
 def _long_seeds_main(parser, args) -> int:
-    if min(args.seeds) < 0 or len(set(args.seeds)) != len(args.seeds):
-        parser.error(f"--seeds must be distinct integers >= 0, got {args.seeds}")
-    units = organize(load_results(args.choices_from, scale=args.scale))
-    budgets = surface_choices(units["surface"], SCALES[args.scale]["top"])
+    _distinct_seeds(parser, args.seeds)
+    folder = pathlib.Path(args.choices_from)
+    if not folder.is_dir():
+        parser.error(f"--choices-from must be a folder of result units, but {str(folder)!r} is "
+                     f"{'a file' if folder.exists() else 'missing'}")
+    units = organize(load_results(folder, scale=args.scale))
+    top = SCALES[args.scale]["top"]
+    try:
+        budgets = surface_choices({T: [r for r in runs if r[1]["config"]["n_samples"] == args.samples]
+                                   for T, runs in units["surface"].items()}, top)
+    except checks.DivergedError as e:
+        parser.error(f"--samples {args.samples}: {e}")
+    found = sorted({r[1]["config"]["n_samples"] for runs in units["surface"].values() for r in runs})
     if args.samples not in budgets:
-        parser.error(f"--samples: no {args.samples}-sample surfaces in {args.choices_from} (found {sorted(budgets)})")
-    chosen_by = f"surface top {SCALES[args.scale]['top']} of {args.samples} samples"
-    runs = long_over_seeds(args.scale, budgets[args.samples], chosen_by, args.seeds, args.out, progress=True)
-    for seed, (arrays, info) in runs.items():
-        a = sort_long(arrays)
-        losses = ", ".join(f"T={T}: {loss:.4g}" for T, loss in zip(a["horizons"], a["train_loss"][:, -1]))
-        print(f"seed {seed}: final training loss {losses}")
-    return 0
+        parser.error(f"--samples: no {args.samples}-sample surfaces in {args.choices_from} (found {found})")
+    _writable_out(parser, args.out)
+    chosen_by = f"surface top {top} of {args.samples} samples"
+    sources = {T: [source_record(i, folder) for _, i in runs if i["config"]["n_samples"] == args.samples]
+               for T, runs in units["surface"].items()}
+
+    def run():
+        runs = long_over_seeds(args.scale, budgets[args.samples], chosen_by, args.seeds, args.out, progress=True,
+                               sources=sources)
+        for seed, (arrays, info) in runs.items():
+            a = sort_long(arrays)
+            losses = ", ".join(f"T={T}: {loss:.4g}" for T, loss in zip(a["horizons"], a["train_loss"][:, -1]))
+            print(f"seed {seed}: final training loss {losses}")
+        return 0
+
+    return _report_failure(run)
 
 
 if __name__ == "__main__":

@@ -89,9 +89,10 @@ def atomic_write_bytes(path, data: bytes) -> pathlib.Path:
     return atomic_write(path, lambda tmp: pathlib.Path(tmp).write_bytes(data))
 
 
-def check_writable_dir(path, name: str = "out") -> pathlib.Path:
+def check_writable_dir(path, name: str = "out", probe: bool = True) -> pathlib.Path:
     """Make sure ``path`` is a folder this process can write into, creating it (and its parents) if missing, by
-    creating and removing a probe file there; call it before any work whose result goes there.
+    creating and removing a probe file there; call it before any work whose result goes there. With
+    ``probe=False`` only refuse a file in its place (nothing is created: for a folder that may only be read).
 
     Raises:
         ValueError: naming ``name`` and the path, when it is a file, cannot be created, or is not writable.
@@ -99,6 +100,8 @@ def check_writable_dir(path, name: str = "out") -> pathlib.Path:
     folder = pathlib.Path(path)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"{name} must be a folder, but {str(folder)!r} is a file")
+    if not probe:
+        return folder
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-probe.", suffix=".tmp")
@@ -189,21 +192,40 @@ def set_aside(path) -> pathlib.Path:
     return target
 
 
-def _warn_set_aside(error: CorruptFileError, moved: list[pathlib.Path]) -> None:
-    names = ", ".join(str(m) for m in moved)
-    warnings.warn(f"{error}; set aside as {names}; it will be recomputed", CorruptFileWarning, stacklevel=3)
+def _set_aside_and_warn(error: CorruptFileError, paths) -> None:
+    """Set ``paths`` aside and warn, naming the corrupt file and where it went (or why it could not be moved: a
+    read-only folder; the unit is then recomputed only where it can be written)."""
+    moved, failed = [], []
+    for p in paths:
+        try:
+            moved.append(str(set_aside(p)))
+        except OSError as e:
+            failed.append(f"{p} ({type(e).__name__}: {e.strerror or e})")
+    where = f"set aside as {', '.join(moved)}" if moved else ""
+    if failed:
+        where += ("; " if where else "") + f"could not be set aside: {', '.join(failed)}"
+    warnings.warn(f"{error}; {where}; it will be recomputed", CorruptFileWarning, stacklevel=3)
 
 
-def read_npz_or_set_aside(path) -> dict | None:
+def read_npz_or_set_aside(path, parse=None):
     """The arrays of ``path`` (e.g. a partial checkpoint), or ``None`` if it is missing or corrupt; a corrupt file
-    is named in a :class:`CorruptFileWarning` and set aside (:func:`set_aside`), so the caller starts afresh."""
+    is named in a :class:`CorruptFileWarning` and set aside (:func:`set_aside`), so the caller starts afresh.
+
+    ``parse``, if given, turns the arrays into what is returned; a ``KeyError``, ``ValueError`` or ``TypeError``
+    from it (a readable file that lacks what it should hold) counts as corrupt too."""
     path = pathlib.Path(path)
     if not path.exists():
         return None
     try:
-        return read_npz(path)
+        arrays = read_npz(path)
+        if parse is None:
+            return arrays
+        try:
+            return parse(arrays)
+        except (KeyError, ValueError, TypeError) as e:
+            raise CorruptFileError(path, f"does not hold what it should ({type(e).__name__}: {e})") from None
     except CorruptFileError as e:
-        _warn_set_aside(e, [set_aside(path)])
+        _set_aside_and_warn(e, [path])
         return None
 
 
@@ -220,6 +242,6 @@ def read_unit(npz, js):
             raise CorruptFileError(js, f"holds a {type(info).__name__}, not a unit's metadata object")
         arrays = read_npz(npz)
     except CorruptFileError as e:
-        _warn_set_aside(e, [set_aside(p) for p in (js, npz) if p.exists()])  # the JSON first: it marks "finished"
+        _set_aside_and_warn(e, [p for p in (js, npz) if p.exists()])  # the JSON first: it marks "finished"
         return None
     return arrays, info

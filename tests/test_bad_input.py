@@ -28,6 +28,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import types
 
 import jax
 import jax.numpy as jnp
@@ -40,6 +41,7 @@ from hypothesis import strategies as st
 import shb_lib  # noqa: F401  (float64 on)
 import shb_lib.nqm as nqm
 from shb_lib import book, checks, data, hypergrad as hg, meta, mlp, optim, results_io
+from shb_lib import experiments as ex
 from shb_lib import estimators as est
 from shb_lib import online as ol
 
@@ -666,3 +668,230 @@ def test_a_corrupt_unit_is_named_set_aside_and_recomputed(tmp_path):
     with pytest.warns(results_io.CorruptFileWarning, match="partial"):
         assert results_io.read_npz_or_set_aside(partial) is None
     assert results_io.read_npz_or_set_aside(partial) is None  # missing now: start afresh, quietly
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The experiments: flags and settings checked before any work, results folders checked, corrupt units recomputed,
+# provenance that tells how a schedule was chosen, divergence reported in one line.
+
+CTX = types.SimpleNamespace(X=X, Y=Y, Xt=X, Yt=Y, key=KEY, source="synthetic", w0=W0)
+TINY = dict(K=10.0, n_samples=4, surface_eval_batches=1, meta_steps=4, smd_eval_batches=1, meta_lr=0.1,
+            init_betas=(0.1,), final_steps=10, record_every=5, long_eval_batches=1, sweep_batch_sizes=(5,),
+            sweep_betas=(1.0,), batch_size=5)
+
+
+def _tiny_cfg(**kw):
+    return ex.config("book", horizons=(4,), **dict(TINY, **kw))
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Any unit's work (the data, the pretraining, a surface, SMD) fails the test if it starts."""
+
+    def started(*args, **kwargs):
+        raise AssertionError("work started before the arguments were checked")
+
+    monkeypatch.setattr(ex, "_Context", started)  # what run_mnist and long_over_seeds do first
+
+
+EXPERIMENT_FLAGS = [
+    (["--meta-lr", "inf"], "--meta-lr"), (["--meta-lr", "nan"], "--meta-lr"), (["--meta-lr", "0"], "--meta-lr"),
+    (["--init-betas", "nan"], "--init-betas"), (["--init-betas", "0.1", "inf"], "--init-betas"),
+    (["--init-betas", "-1"], "--init-betas"), (["--horizons", "0"], "--horizons"),
+    (["--horizons", "1.5"], "--horizons"), (["--samples", "0"], "--samples"), (["--samples", "x"], "--samples"),
+    (["--meta-steps", "0"], "--meta-steps"), (["--chunk", "-1"], "--chunk"), (["--seeds", "-1"], "--seeds"),
+    (["--seeds", "0", "0"], "--seeds"), (["--seeds", "1e3"], "--seeds"),
+    (["--scale", "paper", "--samples", "5", "6"], "--samples"),
+]
+
+
+@pytest.mark.parametrize("flags, flag", EXPERIMENT_FLAGS, ids=[" ".join(f) for f, _ in EXPERIMENT_FLAGS])
+def test_experiments_flags_are_checked_before_any_work(flags, flag, no_work, capsys, tmp_path):
+    with pytest.raises(SystemExit) as info:
+        ex.main(["mnist", "--out", str(tmp_path), *flags])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and flag in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("flags, flag", [(["--samples", "0"], "--samples"), (["--seeds", "-2"], "--seeds"),
+                                         (["--seeds", "3", "3"], "--seeds")])
+def test_long_seeds_flags_are_checked_before_any_work(flags, flag, no_work, capsys, tmp_path):
+    argv = ["long-seeds", "--choices-from", str(ROOT / "results"), "--out", str(tmp_path), "--samples", "2500",
+            "--seeds", "0"]
+    with pytest.raises(SystemExit) as info:
+        ex.main(argv + flags)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and flag in err and "Traceback" not in err, err
+
+
+def test_an_infinite_meta_lr_names_its_range_on_the_command_line(no_work, capsys, tmp_path):
+    with pytest.raises(SystemExit):
+        ex.main(["mnist", "--out", str(tmp_path), "--meta-lr", "inf"])
+    assert "--meta-lr must be finite and > 0, got inf" in capsys.readouterr().err
+
+
+SETTINGS = [("K", math.inf), ("meta_lr", math.nan), ("meta_lr", 0.0), ("init_alpha_0", -1.0),
+            ("init_betas", (0.1, math.inf)), ("init_betas", ()), ("sweep_betas", (math.nan,)), ("mu", 1.0),
+            ("horizons", (True,)), ("horizons", (4.5,)), ("n_samples", 0), ("n_samples", {4: 2.5}),
+            ("meta_steps", -1), ("final_steps", 0), ("record_every", True), ("seed", -1), ("top", 0),
+            ("choose", "best"), ("beta_range", (1.0, 0.5)), ("alpha_0_range", (0.0, 1.0)),
+            ("sweep_batch_sizes", (0,)), ("surface_chunk", 0.5), ("pretrain_alpha", math.inf)]
+
+
+@pytest.mark.parametrize("setting, value", SETTINGS, ids=[f"{s}={v}" for s, v in SETTINGS])
+def test_a_bad_setting_is_refused_by_config_naming_it(setting, value):
+    raises_naming(lambda: ex.config("book", **{setting: value}), setting)
+
+
+def test_run_mnist_checks_settings_and_out_before_any_work(no_work, tmp_path):
+    raises_naming(lambda: ex.run_mnist("book", meta_lr=math.inf), "meta_lr")
+    (tmp_path / "a-file").write_text("x")
+    raises_naming(lambda: ex.run_mnist("book", out=tmp_path / "a-file"), "out must be a folder")
+    raises_naming(lambda: ex.run_mnist("book", units=("surface", "everything")), "units")
+
+
+@pytest.mark.parametrize("what", ["a file", "read-only"])
+def test_experiments_out_is_checked_before_any_work(what, no_work, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "out"
+    if what == "a file":
+        out.write_text("x")
+    else:
+        def read_only(*args, **kwargs):
+            raise OSError(errno.EROFS, "Read-only file system")
+
+        monkeypatch.setattr(results_io.tempfile, "mkstemp", read_only)
+    for argv in (["mnist", "--out", str(out)],
+                 ["long-seeds", "--choices-from", str(ROOT / "results"), "--samples", "2500", "--out", str(out),
+                  "--seeds", "0"]):
+        with pytest.raises(SystemExit) as info:
+            ex.main(argv)
+        err = capsys.readouterr().err
+        assert info.value.code == 2 and "--out must be a" in err and str(out) in err, err
+
+
+def test_a_read_only_out_fails_before_a_unit_is_computed_not_after(tmp_path, monkeypatch):
+    def computed(*args, **kwargs):
+        raise AssertionError("the unit was computed although its result could not be written")
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(ex.meta, "random_search", computed)
+    monkeypatch.setattr(results_io.tempfile, "mkstemp", read_only)
+    msg = raises_naming(lambda: ex.surface_unit(CTX, _tiny_cfg(), 4, out=tmp_path), "out must be a writable folder")
+    assert "Read-only" in msg
+
+
+def test_a_non_finite_setting_never_reaches_a_result_json(tmp_path):
+    raises_naming(lambda: ex.save_unit(tmp_path, "smd-T4", {"meta_lr": math.inf}, {"x": np.ones(2)}, 1.0, "book"),
+                  "config.meta_lr")
+    assert list(tmp_path.iterdir()) == []  # refused before anything was written
+    ex.save_unit(tmp_path, "smd-T4", {"meta_lr": 0.1}, {"x": np.ones(2)}, 1.0, "book")
+    text = next(tmp_path.glob("*.json")).read_text()
+    assert "Infinity" not in text and "NaN" not in text and results_io.read_json(next(tmp_path.glob("*.json")))
+
+
+@pytest.mark.parametrize("damage", ["truncated npz", "truncated json", "garbage json"])
+def test_a_corrupt_unit_is_named_set_aside_and_recomputed_by_a_rerun(tmp_path, damage):
+    cfg = _tiny_cfg()
+    first, _ = ex.surface_unit(CTX, cfg, 4, out=tmp_path)
+    npz, js = next(tmp_path.glob("surface-T4-*.npz")), next(tmp_path.glob("surface-T4-*.json"))
+    bad = npz if damage == "truncated npz" else js
+    bad.write_bytes(bad.read_bytes()[:40] if damage.startswith("truncated") else b"\x00\xff not json")
+    with pytest.warns(results_io.CorruptFileWarning, match=re.escape(bad.name)):
+        again, info = ex.surface_unit(CTX, cfg, 4, out=tmp_path)
+    np.testing.assert_array_equal(again["loss"], first["loss"])  # recomputed, the same
+    assert results_io.read_unit(npz, js) is not None  # the rerun wrote a whole unit again
+    assert (tmp_path / f"{bad.name}.corrupt").exists()  # the evidence is kept
+
+
+def test_a_corrupt_unit_in_a_folder_that_is_only_read_is_skipped_and_named(tmp_path):
+    ex.save_unit(tmp_path, "surface-T4", {"unit": "surface", "horizon": 4}, {"x": np.ones(2)}, 1.0, "book")
+    ex.save_unit(tmp_path, "surface-T8", {"unit": "surface", "horizon": 8}, {"x": np.ones(2)}, 1.0, "book")
+    bad = next(tmp_path.glob("surface-T8-*.npz"))
+    bad.write_bytes(bad.read_bytes()[:30])
+    with pytest.warns(results_io.CorruptFileWarning, match=re.escape(bad.name)):
+        found = ex.load_results(tmp_path)
+    assert [k.split("-")[1] for k in found] == ["T4"] and bad.exists()  # reading moves nothing
+
+
+def test_a_corrupt_smd_checkpoint_is_named_set_aside_and_the_run_starts_afresh(tmp_path):
+    cfg = _tiny_cfg()
+    full, _ = ex.smd_unit(CTX, cfg, 4, 0.1, out=None, checkpoint_every=2)
+    ucfg = dict(ex._base(cfg), unit="smd", horizon=4, init_beta=0.1, init_alpha_0=cfg["init_alpha_0"],
+                meta_steps=4, meta_lr=cfg["meta_lr"], n_eval_batches=cfg["smd_eval_batches"])
+    partial = tmp_path / f".smd-T4-beta0.1-{ex.unit_hash(ucfg)}.partial.npz"
+    for junk in (b"PK\x03\x04 truncated", None):
+        if junk is None:  # a readable .npz that is not a checkpoint
+            with open(partial, "wb") as f:
+                np.savez(f, something_else=np.ones(3))
+        else:
+            partial.write_bytes(junk)
+        with pytest.warns(results_io.CorruptFileWarning, match="partial"):
+            resumed, _ = ex.smd_unit(CTX, cfg, 4, 0.1, out=tmp_path, checkpoint_every=2)
+        np.testing.assert_array_equal(resumed["values"], full["values"])
+        for p in tmp_path.glob("smd-*"):
+            p.unlink()
+    assert len(list(tmp_path.glob(".*.partial.npz.corrupt*"))) == 2
+
+
+def test_choose_smd_without_smd_units_is_refused_not_mislabelled(no_work, tmp_path, capsys):
+    for argv in (["--choose", "smd", "--units", "surface", "long"], ["--scale", "paper", "--units", "surface", "long"],
+                 ["--choose", "surface", "--units", "smd", "long"]):
+        with pytest.raises(SystemExit) as info:
+            ex.main(["mnist", "--out", str(tmp_path), *argv])
+        err = capsys.readouterr().err
+        assert info.value.code == 2 and "--units" in err and "--choose" in err, err
+    raises_naming(lambda: ex.run_mnist("book", units=("surface", "long"), choose="smd"), "units")
+
+
+def _surface_unit_info(T, n):
+    return {"name": f"surface-T{T}", "config": {"unit": "surface", "horizon": T, "n_samples": n}}
+
+
+def test_organize_never_labels_a_surface_chosen_long_run_smd():
+    surf = {"alpha_0": np.array([0.1, 0.2, 0.4]), "beta": np.array([1.0, 2.0, 4.0]), "loss": np.array([3, 2, 1.0])}
+    best = meta.best_of_surface(surf, 3)
+    long = {"horizons": np.array([4]), "step": np.array([5]), "train_loss": np.ones((1, 1))}
+    claims_smd = {"config": {"unit": "long", "alpha_0": [round(best[0], 6)], "beta": [round(best[1], 6)]},
+                  "scale": "book"}  # no "chosen_by": the convention for SMD, as --choose smd wrote it
+    units = {"s": (surf, _surface_unit_info(4, 3)), "l": (long, claims_smd)}
+    (label,) = [lab for _, _, lab in ex.organize(units)["long"]]
+    assert not label.startswith("SMD") and "surface top 3 of 3 samples" in label, label
+    del units["s"]
+    (label,) = [lab for _, _, lab in ex.organize(units)["long"]]
+    assert not label.startswith("SMD") and "unverified" in label, label
+
+
+def test_organize_reads_long_seeds_units_and_a_diverged_surface():
+    seeds = ex.load_results(ROOT / "results" / "paper-seeds")
+    labels = {lab for _, _, lab in ex.organize(seeds)["long"]}  # "surface top 3 of 2500 samples": once a crash
+    assert labels and all(lab.startswith("surface top 3 of 2500 samples") for lab in labels), labels
+    ok = {"alpha_0": np.array([0.1, 0.2]), "beta": np.array([1.0, 2.0]), "loss": np.array([2.0, 1.0])}
+    dead = dict(ok, loss=np.array([np.inf, np.nan]))
+    best = meta.best_of_surface(ok, 3)
+    long = {"horizons": np.array([4]), "step": np.array([5]), "train_loss": np.ones((1, 1))}
+    info = {"config": {"unit": "long", "alpha_0": [round(best[0], 6)], "beta": [round(best[1], 6)],
+                       "chosen_by": "surface top 3"}}
+    units = {"a": (ok, _surface_unit_info(4, 2)), "b": (dead, _surface_unit_info(4, 5)), "l": (long, info)}
+    assert [lab for _, _, lab in ex.organize(units)["long"]] == ["surface top 3 of 2 samples"]
+    o = ex.organize(units)
+    raises_naming(lambda: ex.surface_choices(o["surface"]), "horizon 4", checks.DivergedError)
+
+
+def test_run_mnist_names_the_horizon_whose_surface_diverged_and_the_cli_says_so_in_one_line(monkeypatch, capsys,
+                                                                                            tmp_path):
+    monkeypatch.setattr(ex, "_Context", lambda cfg: CTX)
+    monkeypatch.setattr(ex.meta, "random_search", lambda key, problem, n, *a, **k: {
+        "alpha_0": np.full(n, 0.1), "beta": np.ones(n), "loss": np.full(n, np.inf)})
+    msg = raises_naming(lambda: ex.run_mnist("book", horizons=(4,), units=("surface", "long"), **TINY),
+                        "horizon 4", checks.DivergedError)
+    assert "surface-T4-" in msg and "diverged" in msg
+
+    def diverging_run(*args, **kwargs):
+        raise checks.DivergedError(msg)
+
+    monkeypatch.setattr(ex, "run_mnist", diverging_run)
+    assert ex.main(["mnist", "--out", str(tmp_path), "--units", "surface", "long"]) == 1
+    err = capsys.readouterr().err
+    assert "horizon 4" in err and "Traceback" not in err and err.count("\n") == 1, err

@@ -1,5 +1,7 @@
 """The experiments runner: configurations, atomic result files with provenance, resume after an interruption."""
 
+import hashlib
+import itertools
 import json
 import types
 
@@ -82,11 +84,11 @@ def test_unit_names_with_a_dot_keep_their_hash(tmp_path):
     assert stems == sorted({n.rsplit(".", 1)[0] for n in names})
 
 
-def test_interrupted_smd_resumes_from_checkpoint(tmp_path, monkeypatch):
+def test_interrupted_smd_resumes_from_checkpoint_and_counts_every_process_wall_time(tmp_path, monkeypatch):
     ctx, cfg = _ctx(), _cfg()
     full, _ = ex.smd_unit(ctx, cfg, 4, 0.1, out=None, checkpoint_every=2)
     calls = {"n": 0}
-    real = ex.meta.smd
+    real, real_clock = ex.meta.smd, ex.time.perf_counter
 
     def flaky(*a, **k):
         calls["n"] += 1
@@ -94,15 +96,46 @@ def test_interrupted_smd_resumes_from_checkpoint(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(*a, **k)
 
+    clock = itertools.count(0.0, 1000.0)  # the first process is slow: every reading of its clock is 1000 s later
     monkeypatch.setattr(ex.meta, "smd", flaky)
+    monkeypatch.setattr(ex.time, "perf_counter", lambda: next(clock))
     with pytest.raises(KeyboardInterrupt):
         ex.smd_unit(ctx, cfg, 4, 0.1, out=tmp_path, checkpoint_every=2)
-    assert len(list(tmp_path.glob(".smd-T4-*.partial.npz"))) == 1 and not list(tmp_path.glob("*.json"))
+    monkeypatch.setattr(ex.time, "perf_counter", real_clock)
+    (partial,) = tmp_path.glob(".smd-T4-*.partial.npz")
+    assert not list(tmp_path.glob("*.json"))
+    with np.load(partial) as z:
+        assert z["_wall_time_s"].tolist() == [1000.0]  # its time up to its checkpoint
     monkeypatch.setattr(ex.meta, "smd", real)
-    resumed, _ = ex.smd_unit(ctx, cfg, 4, 0.1, out=tmp_path, checkpoint_every=2)
+    resumed, info = ex.smd_unit(ctx, cfg, 4, 0.1, out=tmp_path, checkpoint_every=2)
     np.testing.assert_array_equal(resumed["values"], full["values"])
     np.testing.assert_array_equal(resumed["beta"], full["beta"])
     assert not list(tmp_path.glob(".*partial*")) and len(list(tmp_path.glob("smd-T4-*.json"))) == 1
+    saved = json.loads(next(tmp_path.glob("smd-T4-*.json")).read_text())
+    first, second = saved["wall_time_per_process_s"]
+    assert first == 1000.0 and second < 1000.0  # both processes, not the last one only
+    assert saved["wall_time_s"] == pytest.approx(first + second, abs=0.1) and info == saved
+
+
+def test_long_runs_record_how_and_from_which_files_their_schedules_were_chosen(tmp_path, monkeypatch):
+    ctx = _ctx()
+    monkeypatch.setattr(ex, "_Context", lambda cfg: ctx)
+    tiny = dict(K=10.0, n_samples=6, surface_eval_batches=2, meta_steps=3, smd_eval_batches=2, meta_lr=0.1,
+                final_steps=20, record_every=10, long_eval_batches=2, batch_size=20)
+    for choose, label in (("surface", "surface top 3 of 6 samples"), ("smd", "SMD from beta = 0.1 and 10")):
+        out = tmp_path / choose
+        res = ex.run_mnist("book", out=out, horizons=(4,), units=(choose, "long"), choose=choose, **tiny)
+        assert res["chosen_by"] == {4: label}
+        chosen = json.loads(next(out.glob("long-*.json")).read_text())["chosen"]
+        assert chosen["by"] == label and chosen["horizons"]["4"]["by"] == label
+        assert tuple(chosen["horizons"]["4"][k] for k in ("alpha_0", "beta")) == res["choice"][4]
+        sources = chosen["horizons"]["4"]["from"]
+        files = sorted(p for p in out.glob(f"{choose}-T4-*.npz"))
+        assert [s["unit"] for s in sources] == [p.name[:-4] for p in files] and len(files) == (1 if choose ==
+                                                                                                 "surface" else 2)
+        assert [s["npz_sha256"] for s in sources] == [hashlib.sha256(p.read_bytes()).hexdigest() for p in files]
+        (long,) = ex.organize(ex.load_results(out))["long"]
+        assert long[2] == label  # the label recomputed from the units agrees with the record
 
 
 def test_long_and_sweep_units():
@@ -137,7 +170,7 @@ def test_per_horizon_settings_accept_a_number_a_dict_or_the_scale_tuple():
     assert ex._per_horizon(book, "n_samples", 900) == book["n_samples"][-1]
 
 
-def test_cli_passes_one_value_per_horizon(monkeypatch):
+def test_cli_passes_one_value_per_horizon(monkeypatch, tmp_path):
     seen = {}
 
     def fake_run(scale, out, horizons, units, progress, **kw):
@@ -146,7 +179,7 @@ def test_cli_passes_one_value_per_horizon(monkeypatch):
 
     monkeypatch.setattr(ex, "run_mnist", fake_run)
     assert ex.main(["mnist", "--scale", "paper", "--horizons", "100", "5000", "--meta-steps", "9", "4",
-                    "--samples", "8", "--chunk", "16"]) == 0
+                    "--samples", "8", "--chunk", "16", "--out", str(tmp_path)]) == 0
     assert seen["meta_steps"] == {100: 9, 5000: 4} and seen["n_samples"] == 8 and seen["surface_chunk"] == 16
 
 
@@ -228,3 +261,23 @@ def test_long_seeds_refuses_a_budget_the_folder_does_not_hold(tmp_path, capsys):
                  str(tmp_path), "--seeds", "0"])
     assert exit_info.value.code == 2
     assert "no 7-sample surfaces" in capsys.readouterr().err and not any(tmp_path.iterdir())
+
+
+def test_chapter_seed_commands_read_finished_seeds_and_refuse_bad_flags(tmp_path, monkeypatch, capsys):
+    """``online-seeds`` / ``estimator-seeds``: a finished seed is read (no MNIST needed), a repeated seed refused."""
+    import shutil
+
+    from shb_lib.book import ROOT
+
+    for cmd, folder in (("online-seeds", "online-seeds"), ("estimator-seeds", "estimator-seeds")):
+        out = tmp_path / folder
+        out.mkdir()
+        for f in (ROOT / "results" / folder).glob("*seed0-*"):
+            shutil.copy(f, out)
+        monkeypatch.delenv("SHB_DATA_DIR", raising=False)
+        monkeypatch.setenv("HOME", str(tmp_path))  # no cached MNIST either: reading must not need it
+        assert ex.main([cmd, "--out", str(out), "--seeds", "0"]) == 0
+        assert "seed 0: done" in capsys.readouterr().out
+        with pytest.raises(SystemExit) as e:
+            ex.main([cmd, "--out", str(out), "--seeds", "0", "0"])
+        assert e.value.code == 2
