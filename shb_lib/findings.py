@@ -141,6 +141,239 @@ def paper_numbers(units: dict) -> dict:
     return out
 
 
+
+#: The training losses at step 20k of the short (workshop) version's Fig. 2 caption, for the schedules chosen with
+#: horizons 100, 1k, 5k and 20k. The ICLR version gives no numbers, only "over three orders of magnitude" (100 vs 20k).
+SHORT_FIG2_LOSSES = {100: 4.8e-2, 1000: 1.3e-1, 5000: 1.3e-3, 20000: 4.0e-5}
+
+
+def final_losses_over_seeds(runs: dict) -> dict:
+    """``{T: Spread}``: the training loss after the last step of each horizon's long run, over the seeds of
+    :func:`experiments.long_over_seeds` (``{seed: (arrays, info)}``)."""
+    per_T: dict = {}
+    for arrays, _ in runs.values():
+        a = ex.sort_long(arrays)
+        for T, loss in zip(a["horizons"], a["train_loss"][:, -1]):
+            per_T.setdefault(int(T), []).append(float(loss))
+    return {T: spread(v) for T, v in sorted(per_T.items())}
+
+
+def short_version_table(runs: dict):
+    """Chapter 4's comparison with the short version's Fig. 2 numbers: per horizon, the short version's 20k-step
+    training loss, this book's median and quartiles over the seeds of ``runs`` (as :func:`final_losses_over_seeds`)
+    and the ratio of the two; a last row compares the 100-step / 20k-step ratios. A
+    :class:`shb_lib.plotting.MarkdownTable`."""
+    from .plotting import MarkdownTable
+
+    ours = final_losses_over_seeds(runs)
+    g = lambda x: f"{x:.2g}"  # noqa: E731
+    rows = [(f"{T:,}", g(SHORT_FIG2_LOSSES[T]), g(ours[T].median), f"{g(ours[T].q25)} to {g(ours[T].q75)}",
+             g(ours[T].median / SHORT_FIG2_LOSSES[T])) for T in sorted(SHORT_FIG2_LOSSES) if T in ours]
+    short_ratio = SHORT_FIG2_LOSSES[100] / SHORT_FIG2_LOSSES[20000]
+    ours_ratio = ours[100].median / ours[20000].median
+    rows.append(("100 / 20,000", g(short_ratio), g(ours_ratio), "", g(ours_ratio / short_ratio)))
+    n = len(runs)
+    return MarkdownTable(["horizon", "short version, Fig. 2", f"this book, median of {n} seeds", "quartiles",
+                          "book / short"], rows)
+
+# ----------------------------------------------------------------------------------------------------------------
+# Chapter 5 (online SMD) over seeds.
+
+
+def online_unit_config(seed: int, config=None) -> dict:
+    """The configuration that names chapter 5's result unit for ``seed`` (the book-scale online settings)."""
+    from .online import OnlineConfig
+
+    config = OnlineConfig() if config is None else config
+    return {"seed": int(seed), **config._asdict()}
+
+
+def online_runs(folder, seeds, dataset=None, config=None) -> dict:
+    """``{seed: arrays}`` of :func:`shb_lib.online.chapter_runs` with ``PRNGKey(seed)``, read from the unit
+    ``online-seed<seed>-<hash>`` in ``folder``; a missing unit is computed (about two minutes on 2 cores) and
+    written there atomically with its configuration and provenance."""
+    import time
+
+    import jax
+
+    from . import online
+
+    config = online.OnlineConfig() if config is None else config
+    out = {}
+    for seed in seeds:
+        ucfg = online_unit_config(seed, config)
+        found = ex.load_unit(folder, f"online-seed{int(seed)}", ucfg)
+        if found is None:
+            if dataset is None:
+                from .data import load_mnist
+
+                dataset = load_mnist()
+            t0 = time.perf_counter()
+            arrays = online.chapter_runs(jax.random.PRNGKey(int(seed)), dataset.train_images, dataset.train_labels,
+                                         dataset.test_images, dataset.test_labels, config)
+            ex.save_unit(folder, f"online-seed{int(seed)}", ucfg, arrays, time.perf_counter() - t0, "book")
+            found = ex.load_unit(folder, f"online-seed{int(seed)}", ucfg)
+        out[int(seed)] = found[0]
+    return out
+
+
+def online_over_seeds(runs: dict) -> dict:
+    """What chapter 5 states, measured on every seed (``runs``: ``{seed: arrays}`` of :func:`online_runs`).
+
+    Returns ``{"seeds": (...), "n": n}`` and, as :class:`Spread` over seeds: ``shrink_<i>`` (hand-tuned
+    alpha_eff = 1 over the learned alpha_eff of stochastic run ``i``), ``loss_ratio_best`` (the best stochastic
+    run's final loss over the baseline's), ``det_learned_min`` (the smallest learned alpha_eff of the
+    deterministic runs), ``surface_gap`` (the deterministic lookahead's best alpha_eff over the stochastic one's),
+    ``surface_best`` (``{kind: Spread}`` of each lookahead's best alpha_eff);
+    and counts of seeds: ``all_shrink`` (every stochastic run ends below the hand-tuned alpha_eff = 1 and below
+    its own start), ``baseline_best`` (the baseline ends below every stochastic run), ``all_grow`` (every
+    deterministic run ends above alpha_eff = 1), ``det_runs`` and ``det_above`` (deterministic runs in all, and
+    those that end above 1), ``det_learned`` (a Spread per deterministic start of its learned alpha_eff), ``det_broke`` (the deterministic run from alpha_eff = 1 broke
+    down: final loss above 1 or flagged diverged), ``bracket`` (the stochastic lookahead's best alpha_eff is below
+    the hand-tuned 1 and the deterministic one's above)."""
+    seeds = tuple(sorted(runs))
+    r = [runs[s] for s in seeds]
+    n_stoch = r[0]["stochastic_learned_alpha_eff"].size
+    out = {"seeds": seeds, "n": len(seeds)}
+    for i in range(n_stoch):
+        out[f"shrink_{i}"] = spread([1 / x["stochastic_learned_alpha_eff"][i] for x in r])
+    out["loss_ratio_best"] = spread([x["stochastic_final_loss"].min() / x["baseline_final_loss"][0] for x in r])
+    out["det_learned_min"] = spread([x["deterministic_learned_alpha_eff"].min() for x in r])
+    grid = lambda x, kind: x["surface_alpha_eff"][np.argmin(x[f"surface_{kind}"])]  # noqa: E731
+    out["surface_gap"] = spread([grid(x, "deterministic") / grid(x, "stochastic") for x in r])
+    out["surface_best"] = {kind: spread([grid(x, kind) for x in r]) for kind in ("stochastic", "deterministic")}
+    below = lambda x: np.minimum(1.0, x["stochastic_start_alpha_eff"])  # noqa: E731
+    shrinks = lambda x: bool(np.all(x["stochastic_learned_alpha_eff"] < below(x)))  # noqa: E731
+    out["all_shrink"] = sum(shrinks(x) for x in r)
+    out["baseline_best"] = sum(bool(x["baseline_final_loss"][0] < x["stochastic_final_loss"].min()) for x in r)
+    out["all_grow"] = sum(bool(np.all(x["deterministic_learned_alpha_eff"] > 1.0)) for x in r)
+    out["det_runs"] = sum(x["deterministic_learned_alpha_eff"].size for x in r)
+    out["det_above"] = sum(int((x["deterministic_learned_alpha_eff"] > 1.0).sum()) for x in r)
+    n_det = r[0]["deterministic_learned_alpha_eff"].size
+    out["det_learned"] = [spread([x["deterministic_learned_alpha_eff"][i] for x in r]) for i in range(n_det)]
+    broke = lambda x: bool(x["deterministic_final_loss"][-1] > 1.0 or x["deterministic_diverged"][-1])  # noqa: E731
+    out["det_broke"] = sum(broke(x) for x in r)
+    out["bracket"] = sum(bool(grid(x, "stochastic") < 1.0 < grid(x, "deterministic")) for x in r)
+    return out
+
+
+def online_agrees(arrays: dict, reference: dict, rtol: float = 0.05) -> bool:
+    """Whether one seed's recomputed chapter-5 runs say what the committed unit says: the baseline's and the
+    stochastic runs' learned alpha_eff and final losses within ``rtol`` (they moved by 2 % or less under another
+    CPU's rounding), and the deterministic runs (chaotic: tens of percent) on the same side of alpha_eff = 1."""
+    keys = ("baseline_final_loss", "stochastic_learned_alpha_eff", "stochastic_final_loss")
+    close = all(np.allclose(arrays[k], reference[k], rtol=rtol, atol=0) for k in keys)
+    above = lambda a: a["deterministic_learned_alpha_eff"] > 1  # noqa: E731
+    side = np.array_equal(above(arrays), above(reference))
+    return bool(close and side)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Chapter 6 (meta-gradient estimators on MNIST) over seeds.
+
+#: Chapter 6's MNIST setting: horizon, the schedule where the bias is measured (alpha_0, beta), the windows of
+#: truncated backpropagation, the number of paired runs, and the meta-optimization (steps, Adam learning rate,
+#: iterates averaged, runs on which J is compared).
+ESTIMATOR_SETTING = {"T": 150, "phi": (0.1, 3.0), "windows": (1, 10, 150), "repeats": 16, "meta_steps": 20,
+                     "meta_lr": 0.1, "average": 5, "n_runs": 6}
+
+
+def estimator_seed(seed: int, dataset, setting: dict = ESTIMATOR_SETTING) -> dict:
+    """Chapter 6's network measurements for one seed, as arrays: the warm start is ``pretrain(PRNGKey(seed))``,
+    the estimates use ``fold_in(key, 1)``, the meta-optimizations ``fold_in(key, 2)`` and the objective samples
+    ``fold_in(key, 3)``.
+
+    Returns ``bias`` and ``bias_se`` ((windows - 1, 2): truncated backpropagation's bias against the whole-run
+    reference, paired, per window shorter than T, components d/dlog alpha_0 and d/dlog beta), ``reference``
+    (2,), the whole-run mean, ``ends`` (3, 2): log (alpha_0, beta) at the start, after meta-optimization with
+    K = 1 and with the whole run, and ``dJ`` / ``dJ_se`` (2,): J at each end minus J at the start on the same runs.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    from . import estimators as est
+    from .meta import pretrain
+
+    key = jax.random.PRNGKey(int(seed))
+    T = setting["T"]
+    w0 = pretrain(key, dataset.train_images, dataset.train_labels)
+    task = est.mnist_task(dataset.train_images, dataset.train_labels, w0, T, decay_steps=T, batch_size=100)
+    phi = jnp.log(jnp.array(setting["phi"]))
+    f = est.windowed_estimator("truncated backprop", task)
+    per_K = est.sweep_windows(f, phi, jax.random.fold_in(key, 1), list(setting["windows"]), setting["repeats"],
+                              vectorize=False)
+    stats = [est.reference_statistics(e, per_K[-1], paired=True) for e in per_K[:-1]]
+    paths = [np.asarray(est.meta_optimize(f, phi, jax.random.fold_in(key, 2), setting["meta_steps"],
+                                          setting["meta_lr"], args=(K,), compile_loop=False)) for K in (1, T)]
+    ends = [np.asarray(phi)] + [np.asarray(est.polyak_average(p, setting["average"])) for p in paths]
+    J = est.objective_samples(task, ends, jax.random.fold_in(key, 3), n_runs=setting["n_runs"])
+    d = J[1:] - J[0]
+    return {"bias": np.array([s.bias for s in stats]), "bias_se": np.array([s.bias_se for s in stats]),
+            "reference": np.asarray(per_K[-1]).mean(axis=0), "ends": np.array(ends),
+            "dJ": d.mean(axis=1), "dJ_se": d.std(axis=1, ddof=1) / np.sqrt(d.shape[1])}
+
+
+def estimator_runs(folder, seeds, dataset=None, setting: dict = ESTIMATOR_SETTING) -> dict:
+    """``{seed: arrays}`` of :func:`estimator_seed`, read from the unit ``estimators-seed<seed>-<hash>`` in
+    ``folder``; a missing unit is computed (about a minute on 2 cores) and written there atomically."""
+    import time
+
+    out = {}
+    for seed in seeds:
+        ucfg = {"seed": int(seed), **{k: list(v) if isinstance(v, tuple) else v for k, v in setting.items()}}
+        name = f"estimators-seed{int(seed)}"
+        found = ex.load_unit(folder, name, ucfg)
+        if found is None:
+            if dataset is None:
+                from .data import load_mnist
+
+                dataset = load_mnist()
+            t0 = time.perf_counter()
+            arrays = estimator_seed(seed, dataset, setting)
+            ex.save_unit(folder, name, ucfg, arrays, time.perf_counter() - t0, "book")
+            found = ex.load_unit(folder, name, ucfg)
+        out[int(seed)] = found[0]
+    return out
+
+
+def estimator_agrees(stats: dict, ends: dict, reference: dict, rtol: float = 0.3, log_atol: float = 0.1) -> bool:
+    """Whether chapter 6's own run (its ``stats_m`` per estimator and ``ends_m``) says what the committed unit of
+    the same seed says (``reference``, from :func:`estimator_runs`): truncated backpropagation's biases for K < T
+    of the same sign and within ``rtol`` (float32 runs of a network move by a few percent from one CPU's rounding to
+    another's), and the meta-optimizations' end points within ``log_atol`` in log space."""
+    bias = np.array([s.bias for s in stats["truncated backprop"][:-1]])
+    same = np.all(np.sign(bias) == np.sign(reference["bias"]))
+    close = np.allclose(bias, reference["bias"], rtol=rtol, atol=0)
+    ends_here = np.array([np.asarray(v, float) for v in ends.values()])
+    return bool(same and close and np.allclose(ends_here, reference["ends"], rtol=0, atol=log_atol))
+
+
+def estimators_over_seeds(runs: dict) -> dict:
+    """What chapter 6 states about the network, on every seed of :func:`estimator_runs`.
+
+    For each truncation window ``K`` < T of :data:`ESTIMATOR_SETTING` (``windows``: their list), ``z_alpha[K]`` and
+    ``z_beta[K]`` (Spread over seeds of the bias in standard errors, per component) and ``paper_direction[K]`` (seeds
+    on which the bias is more than two standard errors positive on d/dlog alpha_0 and negative on d/dlog beta: it
+    pushes towards a smaller alpha_0 and a faster decay). Then ``alpha_ratio_k1`` (Spread of the K = 1
+    meta-optimization's end alpha_0 over its start), ``alpha_falls`` (seeds on which it ends below its start),
+    ``k1_worse`` (seeds on which J at its end is worse than at the start by more than two standard errors) and
+    ``whole_run_within`` (seeds on which the whole-run end's J is within two standard errors of the start's, or
+    better)."""
+    seeds = tuple(sorted(runs))
+    r = [runs[s] for s in seeds]
+    windows = [int(K) for K in ESTIMATOR_SETTING["windows"][:-1]]
+    z = [x["bias"] / x["bias_se"] for x in r]
+    return {"seeds": seeds, "n": len(seeds), "windows": windows,
+            "z_alpha": {K: spread([zz[i, 0] for zz in z]) for i, K in enumerate(windows)},
+            "z_beta": {K: spread([zz[i, 1] for zz in z]) for i, K in enumerate(windows)},
+            "paper_direction": {K: sum(bool(zz[i, 0] > 2 and zz[i, 1] < -2) for zz in z)
+                                for i, K in enumerate(windows)},
+            "alpha_falls": sum(bool(x["ends"][1, 0] < x["ends"][0, 0]) for x in r),
+            "alpha_ratio_k1": spread([float(np.exp(x["ends"][1, 0] - x["ends"][0, 0])) for x in r]),
+            "k1_worse": sum(bool(x["dJ"][0] > 2 * x["dJ_se"][0]) for x in r),
+            "whole_run_within": sum(bool(x["dJ"][1] < 2 * x["dJ_se"][1]) for x in r)}
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # The claims, with their margins. Each returns True when the claim holds; tests/test_claims.py asserts them on the
 # committed seeds and shows each one failing on data where the claim is false.
@@ -166,11 +399,71 @@ def shortest_trains_worse(stats: dict, margin: float = MARGINS["loss_ratio"],
 
 
 def best_decay_falls(sweep: dict) -> bool:
-    """"The best beta falls as the horizon grows, at every batch size, and as the batch grows, at every horizon"
-    (on a sweep such as :func:`median_sweep`'s; ties allowed)."""
+    """"The best beta falls as the horizon grows, at every batch size, and never rises as the batch grows" (on a
+    sweep such as :func:`median_sweep`'s; ties allowed)."""
     betas = np.asarray(sweep["betas"])
     best = betas[np.argmin(np.asarray(sweep["loss"]), axis=-1)]  # (horizons, batch sizes)
     return bool(np.all(np.diff(best, axis=0) <= 0) and np.all(np.diff(best, axis=1) <= 0))
+
+
+def stochastic_lookahead_shrinks(stats: dict, margin: float = 3.0) -> bool:
+    """"Whatever it starts from, every run ends the adaptation phase with a smaller effective learning rate than
+    the hand-tuned one, and the baseline ends with a lower loss than every SMD run" (chapter 5): on every seed,
+    and the run started at the hand-tuned alpha_eff = 1 ends at least ``margin`` times below it in the lower
+    quartile over seeds."""
+    n, last = stats["n"], max(int(k.split("_")[1]) for k in stats if k.startswith("shrink_"))
+    return stats["all_shrink"] == n and stats["baseline_best"] == n and stats[f"shrink_{last}"].q25 > margin
+
+
+def deterministic_lookahead_grows(stats: dict, share: float = 0.8) -> bool:
+    """"On one repeated batch ... the learned effective learning rates climb above the hand-tuned one" (chapter 5):
+    at least ``share`` of all deterministic runs over the seeds end above alpha_eff = 1, and every start's median
+    over seeds does."""
+    return stats["det_above"] >= share * stats["det_runs"] and all(s.median > 1.0 for s in stats["det_learned"])
+
+
+def lookaheads_disagree(stats: dict, margin: float = 9.5) -> bool:
+    """"The two lookaheads' objectives bracket the hand-tuned rate, on every seed, and their best alpha_eff differ
+    by a factor of ten or more" (chapter 5): on every seed the stochastic lookahead's best alpha_eff is below 1 and
+    the deterministic one's above, and their ratio is at least ``margin`` (ten, up to the grid's rounding: three
+    grid points per decade) on every seed."""
+    return stats["bracket"] == stats["n"] and stats["surface_gap"].low > margin
+
+
+def truncation_points_the_papers_way(stats: dict, share: float = 0.8) -> bool:
+    """"Truncated backpropagation says the opposite on both parameters, lower alpha_0 and decay faster: with
+    K = 10 on every seed, with K = 1 on most" (chapter 6): the bias is resolved (over two standard errors) in the
+    paper's direction for the longest truncated window on every seed and for every shorter one on at least
+    ``share`` of the seeds."""
+    counts = [stats["paper_direction"][K] for K in stats["windows"]]
+    return counts[-1] == stats["n"] and all(c >= share * stats["n"] for c in counts)
+
+
+def truncated_meta_optimization_hurts(stats: dict) -> bool:
+    """"With K = 1, alpha_0 falls ... and the training loss over the run gets measurably worse than at the start
+    ..., on every seed; with the whole-run estimator J stays within two standard errors of the start or improves"
+    (chapter 6)."""
+    n = stats["n"]
+    return stats["alpha_falls"] == n and stats["k1_worse"] == n and stats["whole_run_within"] == n
+
+
+def best_decay_table(sweep: dict):
+    """The best beta of every frame of chapter 4's slider (rows: horizons; columns: batch sizes), from a sweep
+    such as :func:`median_sweep`'s: a :class:`shb_lib.plotting.MarkdownTable`."""
+    from .plotting import MarkdownTable
+
+    betas = np.asarray(sweep["betas"])
+    best = betas[np.argmin(np.asarray(sweep["loss"]), axis=-1)]
+    headers = ["best beta", *(f"batch {int(B)}" for B in sweep["batch_sizes"])]
+    return MarkdownTable(headers, [(f"horizon {int(T)}", *(f"{b:.2g}" for b in row))
+                                   for T, row in zip(sweep["horizons"], best)])
+
+
+def horizons_rank_in_order(runs: dict) -> bool:
+    """"Its horizons rank in order in every seed at paper scale" (chapter 4): on every seed of
+    :func:`experiments.long_over_seeds` (``{seed: (arrays, info)}``) the final training loss falls strictly as the
+    horizon that chose the schedule grows."""
+    return all(bool(np.all(np.diff(ex.sort_long(a)["train_loss"][:, -1]) < 0)) for a, _ in runs.values())
 
 
 def paper_gap_holds(spread_final: Spread, margin: float = 1000.0) -> bool:
@@ -179,5 +472,7 @@ def paper_gap_holds(spread_final: Spread, margin: float = 1000.0) -> bool:
     return spread_final.q25 > margin
 
 
-__all__ = ["MARGINS", "Spread", "agrees", "book_runs", "median_sweep", "horizon_sweep", "paper_numbers", "best_decay_falls", "paper_gap_holds", "long_ratio_spread", "over_seeds", "shortest_decays_faster",
+__all__ = ["truncation_points_the_papers_way", "truncated_meta_optimization_hurts", "estimator_agrees", "best_decay_table", "horizons_rank_in_order", "SHORT_FIG2_LOSSES", "final_losses_over_seeds", "short_version_table", "ESTIMATOR_SETTING", "estimator_runs", "estimator_seed", "estimators_over_seeds", "MARGINS", "Spread",
+           "agrees", "deterministic_lookahead_grows", "lookaheads_disagree", "online_agrees",
+           "online_over_seeds", "online_runs", "online_unit_config", "stochastic_lookahead_shrinks", "book_runs", "median_sweep", "horizon_sweep", "paper_numbers", "best_decay_falls", "paper_gap_holds", "long_ratio_spread", "over_seeds", "shortest_decays_faster",
            "shortest_trains_worse", "spread"]

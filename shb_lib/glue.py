@@ -37,17 +37,18 @@ class _Shown:
         return self.shown
 
 
-def glue(name: str, value, digits: int | None = None) -> str:
+def glue(name: str, value, digits: int | None = None) -> None:
     """Glue ``value`` (a number rounded to ``digits`` significant digits, or a string) under ``name`` for the
-    chapter's prose; returns the text glued. Nothing is displayed in the cell (the prose shows it)."""
+    chapter's prose. Returns nothing, so that a call ending a cell displays nothing: the prose shows the value
+    (use :func:`text` for the same string in code)."""
     shown = text(value, digits) if digits is not None else str(value)
     try:
         from myst_nb import glue as _glue
     except ImportError:  # a kernel without myst-nb (Colab): the prose's placeholders stay unfilled there anyway
         print(f"{name} = {shown}")
-        return shown
+        return None
     _glue(name, _Shown(shown), display=False)
-    return shown
+    return None
 
 
 __all__ = ["glue", "significant", "text"]

@@ -472,6 +472,65 @@ def lookahead_surface(key, state, images, labels, alpha_eff, mu=optim.MOMENTUM, 
     return {"alpha_eff": alpha_eff, "mean": losses.mean(axis=1), "best": best}
 
 
+#: The chapter's starting points: raw learning rates with mu = 0.9 (alpha_eff = alpha / 0.1) for each lookahead.
+CHAPTER_STARTS = {"stochastic": (1e-3, 1e-2, 5e-2, 1e-1), "deterministic": (1e-3, 1e-2, 1e-1)}
+#: The grid of alpha_eff on which chapter 5 draws the lookahead objective, and its samples per kind.
+SURFACE_GRID = tuple(10 ** (k / 3) for k in range(-9, 4))
+SURFACE_SAMPLES = 32
+
+
+def chapter_runs(key, images, labels, test_images, test_labels, config: OnlineConfig = OnlineConfig()) -> dict:
+    """Chapter 5's experiments for one key, as plain arrays: the hand-tuned baseline (no meta-steps), online SMD
+    with a stochastic and with a deterministic lookahead from :data:`CHAPTER_STARTS`, and the two lookahead
+    objectives (:func:`lookahead_surface` on :data:`SURFACE_GRID`) at the baseline's final state.
+
+    Args:
+        key: a ``jax.random`` key (``PRNGKey(seed)``); it fixes the initialization and every batch of every run
+            (the surfaces use ``fold_in(key, 1)``).
+        images, labels, test_images, test_labels: as :func:`online_run`.
+        config: the book-scale :class:`OnlineConfig` by default.
+
+    Returns:
+        ``{"<group>_<field>": (runs,) array}`` for group in ``baseline``, ``stochastic``, ``deterministic`` and
+        field in ``start_alpha_eff``, ``learned_alpha_eff``, ``learned_mu``, ``final_loss``, ``test_error``,
+        ``diverged``; plus ``surface_alpha_eff`` (A,), ``surface_stochastic`` and ``surface_deterministic`` (A,),
+        the mean lookahead loss on the grid.
+    """
+    args = (key, images, labels, test_images, test_labels)
+    runs = {"baseline": online_run(*args, *HAND_TUNED, config._replace(meta_steps=0)),
+            "stochastic": online_run(*args, list(CHAPTER_STARTS["stochastic"]), HAND_TUNED[1], config),
+            "deterministic": online_run(*args, list(CHAPTER_STARTS["deterministic"]), HAND_TUNED[1],
+                                        config._replace(stochastic=False))}
+    surfaces = chapter_surfaces(key, runs["baseline"], images, labels)
+    return chapter_arrays(runs, surfaces)
+
+
+def chapter_surfaces(key, baseline: OnlineResult, images, labels) -> dict:
+    """The two lookahead objectives of chapter 5 (:func:`lookahead_surface` on :data:`SURFACE_GRID` with
+    :data:`SURFACE_SAMPLES` draws, key ``fold_in(key, 1)``) at the final state of the baseline run:
+    ``{"stochastic": surface, "deterministic": surface}``."""
+    return {kind: lookahead_surface(jax.random.fold_in(key, 1), baseline.run_state(0), images, labels,
+                                    SURFACE_GRID, HAND_TUNED[1], stochastic=kind == "stochastic",
+                                    n_samples=SURFACE_SAMPLES)
+            for kind in ("stochastic", "deterministic")}
+
+
+def chapter_arrays(runs: dict, surfaces: dict) -> dict:
+    """The arrays of :func:`chapter_runs` from its :class:`OnlineResult` per group (``runs``) and the two
+    surfaces of :func:`chapter_surfaces`: what a result file holds and :mod:`shb_lib.findings` reads."""
+    out = {}
+    for group, r in runs.items():
+        at_stop = r.config.adapt_steps // r.config.steps_per_update
+        fields = {"start_alpha_eff": r.alpha / (1 - r.mu), "learned_alpha_eff": r.learned_alpha_eff,
+                  "learned_mu": r.momentum[:, at_stop], "final_loss": r.final_loss, "test_error": r.test_error,
+                  "diverged": r.diverged}
+        out.update({f"{group}_{name}": value for name, value in fields.items()})
+    out["surface_alpha_eff"] = np.asarray(SURFACE_GRID)
+    for kind, s in surfaces.items():
+        out[f"surface_{kind}"] = s["mean"]
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
 def _sig(x, digits=3):
     return "inf" if not np.isfinite(x) and x > 0 else ("nan" if np.isnan(x) else f"{x:.{digits}g}")
 

@@ -166,13 +166,23 @@ def test_book_scale_shortest_horizon_trains_worse_can_fail():
 
 def test_less_noise_and_longer_horizons_choose_slower_decay():
     """Chapter 4's slider: "In the median over the ten seeds, the best beta falls as the horizon grows, at every batch
-    size, and as the batch grows, at every horizon"."""
+    size, and never rises as the batch grows (at the 50-step horizon, batches 100 and 300 pick the same beta)"."""
     assert fd.best_decay_falls(fd.median_sweep(book_seeds()))
 
 
 def test_less_noise_and_longer_horizons_choose_slower_decay_can_fail():
     sweep = fd.median_sweep(book_seeds())
     assert not fd.best_decay_falls(dict(sweep, loss=np.asarray(sweep["loss"])[::-1]))  # horizons reversed
+    assert not fd.best_decay_falls(dict(sweep, loss=np.asarray(sweep["loss"])[:, ::-1]))  # batch sizes reversed
+
+
+def test_the_50_step_horizon_ties_at_batches_100_and_300():
+    """The same sentence's parenthesis: the tie it names is there (and the other frames do fall)."""
+    sweep = fd.median_sweep(book_seeds())
+    best = np.asarray(sweep["betas"])[np.argmin(np.asarray(sweep["loss"]), axis=-1)]
+    assert list(sweep["horizons"]) == [50, 200, 1000] and list(sweep["batch_sizes"]) == [30, 100, 300]
+    assert best[0, 1] == best[0, 2]
+    assert np.all(np.diff(best[1:], axis=1) < 0) and np.all(np.diff(best, axis=0) <= 0)
 
 
 @functools.cache
@@ -188,6 +198,21 @@ def test_paper_scale_long_run_gap_over_seeds():
     assert len(seeds) >= 10
     spread = fd.long_ratio_spread(seeds, ex.SCALES["paper"]["record_every"])
     assert fd.paper_gap_holds(spread["final"])
+
+
+def test_paper_scale_horizons_rank_in_order():
+    """Chapter 4 (the short version's numbers): "an order the book never shows (its horizons rank in order in every
+    seed at paper scale)"."""
+    assert fd.horizons_rank_in_order(paper_long_seeds())
+
+
+def test_paper_scale_horizons_rank_in_order_can_fail():
+    seeds = paper_long_seeds()
+    a, i = seeds[min(seeds)]
+    a = ex.sort_long(a)
+    loss = np.asarray(a["train_loss"]).copy()
+    loss[[0, 1]] = loss[[1, 0]]  # one seed's 100- and 1000-step runs exchanged, as the short version's order
+    assert not fd.horizons_rank_in_order({**seeds, min(seeds): (dict(a, train_loss=loss), i)})
 
 
 def test_paper_scale_long_run_gap_can_fail():
@@ -223,3 +248,90 @@ def test_slider_without_noise_every_horizon_picks_the_same_rate():
     rows = slider_fixed_rates(0.0)
     assert len({best for _, best, _ in rows}) == 1
     assert not longer_horizon_smaller_fixed_rate_and_lower_end(0.0)
+
+
+# --- chapter 5: online SMD, over the committed seeds ---------------------------------------------------------------
+
+
+@functools.cache
+def online_seeds():
+    return {int(i["seed"]): a for a, i in ex.load_results(RESULTS / "online-seeds").values()}
+
+
+def test_stochastic_lookahead_shrinks_the_learning_rate_over_seeds():
+    """Chapter 5: "Whatever it starts from, every run ends the adaptation phase with a smaller effective learning
+    rate than it started with ... the baseline ... ends with a lower loss than every SMD run", on every seed."""
+    stats = fd.online_over_seeds(online_seeds())
+    assert stats["n"] >= 5 and fd.stochastic_lookahead_shrinks(stats)
+
+
+def test_stochastic_lookahead_shrinks_can_fail():
+    up = {s: dict(a, stochastic_learned_alpha_eff=1 / a["stochastic_learned_alpha_eff"])
+          for s, a in online_seeds().items()}  # the learned rates mirrored above 1
+    assert not fd.stochastic_lookahead_shrinks(fd.online_over_seeds(up))
+    worse = {s: dict(a, baseline_final_loss=10 * a["baseline_final_loss"]) for s, a in online_seeds().items()}
+    assert not fd.stochastic_lookahead_shrinks(fd.online_over_seeds(worse))
+
+
+def test_deterministic_lookahead_grows_the_learning_rate_over_seeds():
+    """Chapter 5: "The deterministic lookahead raises it ... runs end above the hand-tuned value", in at least 80 % of
+    the runs over the seeds and in every start's median."""
+    stats = fd.online_over_seeds(online_seeds())
+    assert stats["n"] >= 5 and fd.deterministic_lookahead_grows(stats)
+    # "the one that does not starts at 0.01": every run that ends below 1 started at alpha_eff = 0.01
+    below = [a["deterministic_start_alpha_eff"][a["deterministic_learned_alpha_eff"] <= 1.0]
+             for a in online_seeds().values()]
+    assert sum(b.size for b in below) == stats["det_runs"] - stats["det_above"] == 1
+    assert all(np.allclose(b, 0.01) for b in below if b.size)
+
+
+def test_deterministic_lookahead_grows_can_fail():
+    down = {s: dict(a, deterministic_learned_alpha_eff=a["stochastic_learned_alpha_eff"][:3])
+            for s, a in online_seeds().items()}  # the stochastic lookahead's rates in their place
+    assert not fd.deterministic_lookahead_grows(fd.online_over_seeds(down))
+
+
+def test_the_two_lookaheads_bracket_the_hand_tuned_rate():
+    """Chapter 5: "The two lookaheads' objectives bracket the hand-tuned rate, on ... every seed, and their best
+    alpha_eff differ by a factor ... of ten or more"."""
+    stats = fd.online_over_seeds(online_seeds())
+    assert stats["n"] >= 5 and fd.lookaheads_disagree(stats)
+
+
+def test_the_two_lookaheads_bracket_can_fail():
+    same = {s: dict(a, surface_deterministic=a["surface_stochastic"]) for s, a in online_seeds().items()}
+    assert not fd.lookaheads_disagree(fd.online_over_seeds(same))
+
+
+# --- chapter 6: meta-gradient estimators on MNIST, over the committed seeds ----------------------------------------
+
+
+@functools.cache
+def estimator_seeds():
+    return {int(i["seed"]): a for a, i in ex.load_results(RESULTS / "estimator-seeds").values()}
+
+
+def test_truncation_points_towards_smaller_faster_decaying_rates_over_seeds():
+    """Chapter 6: "Truncated backpropagation with K = 1 and K = 10 says the opposite on both parameters, lower
+    alpha_0 and decay faster", by more than two standard errors on every seed."""
+    stats = fd.estimators_over_seeds(estimator_seeds())
+    assert stats["n"] >= 5 and fd.truncation_points_the_papers_way(stats)
+
+
+def test_truncation_points_the_papers_way_can_fail():
+    flipped = {s: dict(a, bias=-a["bias"]) for s, a in estimator_seeds().items()}
+    assert not fd.truncation_points_the_papers_way(fd.estimators_over_seeds(flipped))
+    noisy = {s: dict(a, bias_se=10 * a["bias_se"]) for s, a in estimator_seeds().items()}  # not resolved
+    assert not fd.truncation_points_the_papers_way(fd.estimators_over_seeds(noisy))
+
+
+def test_truncated_meta_optimization_hurts_over_seeds():
+    """Chapter 6: "With K = 1, alpha_0 falls ... and the training loss over the run gets measurably worse than at
+    the start", on every seed, while the whole-run estimator does not make it worse."""
+    stats = fd.estimators_over_seeds(estimator_seeds())
+    assert stats["n"] >= 5 and fd.truncated_meta_optimization_hurts(stats)
+
+
+def test_truncated_meta_optimization_hurts_can_fail():
+    swapped = {s: dict(a, dJ=a["dJ"][::-1], dJ_se=a["dJ_se"][::-1]) for s, a in estimator_seeds().items()}
+    assert not fd.truncated_meta_optimization_hurts(fd.estimators_over_seeds(swapped))

@@ -11,13 +11,11 @@
 
 from __future__ import annotations
 
-import html as _html
-
 import numpy as np
 from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter
 
 from .. import optim
-from . import horizon_color, new_figure
+from . import MarkdownTable, horizon_color, new_figure
 
 #: Colour of each estimator family (truncated backprop uses the horizon colours when several K are drawn).
 ESTIMATOR_COLORS = {
@@ -34,60 +32,6 @@ def _sig(x: float, digits: int = 3) -> str:
     return f"{x:.{digits}g}" if np.isfinite(x) else "inf"
 
 
-class MarkdownTable:
-    """A table of strings with three deterministic renderings of the same cells.
-
-    - ``_repr_html_``: an accessible HTML ``<table>`` (column headers ``<th scope="col">`` in a ``<thead>``, the first
-      cell of each row a ``<th scope="row">``, every cell escaped) -- what the book and Jupyter show;
-    - ``_repr_markdown_``: the markdown pipe table (:meth:`markdown`), for front ends that prefer markdown;
-    - ``repr``: the same markdown text, which is what ``print`` shows and nbval compares as ``text/plain``.
-
-    headers: the column names; rows: one sequence per row, one entry per header (converted with ``str``).
-    """
-
-    #: Compact cells, so that the widest table (nine columns) fits the book's 688 px column at 1280 px; scoped to the
-    #: wrapper of :meth:`html` (the same text for every table, so outputs stay deterministic).
-    CSS = (".shb-table table { font-size: 0.8125em; width: auto; margin: 0; } "
-           ".shb-table th, .shb-table td { padding: 0.25em 0.4em; vertical-align: top; } "
-           ".shb-table td { font-variant-numeric: tabular-nums; }")
-
-    def __init__(self, headers, rows):
-        if any(len(r) != len(headers) for r in rows):
-            raise ValueError("every row must have one entry per header")
-        self.headers, self.rows = list(map(str, headers)), [list(map(str, r)) for r in rows]
-
-    def markdown(self) -> str:
-        lines = ["| " + " | ".join(self.headers) + " |", "|" + "|".join("---" for _ in self.headers) + "|"]
-        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in self.rows])
-
-    def html(self) -> str:
-        """The table as HTML: a horizontally scrollable wrapper (wide tables never widen the page) around a
-        ``<table>`` whose header cells carry ``scope``, so that screen readers announce each cell with its column and
-        row."""
-        esc = _html.escape
-        head = "".join(f'<th scope="col">{esc(h)}</th>' for h in self.headers)
-        body = "\n".join(
-            "<tr>" + "".join(f'<th scope="row">{esc(c)}</th>' if j == 0 else f"<td>{esc(c)}</td>"
-                             for j, c in enumerate(r)) + "</tr>"
-            for r in self.rows
-        )
-        return (
-            '<div class="shb-table" style="overflow-x: auto; max-width: 100%;">\n'
-            f"<style>{self.CSS}</style>\n"
-            '<table class="table">\n'
-            f"<thead>\n<tr>{head}</tr>\n</thead>\n"
-            f"<tbody>\n{body}\n</tbody>\n"
-            "</table>\n</div>"
-        )
-
-    def _repr_html_(self) -> str:
-        return self.html()
-
-    def _repr_markdown_(self) -> str:
-        return self.markdown()
-
-    def __repr__(self) -> str:
-        return self.markdown()
 
 
 def bias_variance_table(Ks, stats, exact_bias, runs) -> MarkdownTable:

@@ -21,10 +21,19 @@ def _label(T) -> str:
 
 
 def plot_surfaces(surfaces: dict, smd: dict | None = None, choices: dict | None = None, *, title: str,
-                  alpha_eff: bool = False, mu: float = 0.9):
-    """One panel per horizon: log10 meta-objective over (beta, alpha_0) from random search (interpolated over
-    the samples), SMD trajectories on top (red, start o, end *), the chosen point (white star), diverged samples
-    (x). Seed Fig. 2 / ICLR Fig. 5."""
+                  alpha_eff: bool = False, mu: float = 0.9, interpolation: str = "linear"):
+    """One panel per horizon: log10 meta-objective over (beta, alpha_0) from random search, SMD trajectories on
+    top (red, start o, end *), the chosen point (white star), diverged samples (x). Short version Fig. 2 / ICLR
+    Fig. 5.
+
+    ``interpolation``: ``"linear"`` (a Delaunay triangulation of the samples: shows exactly what was sampled) or
+    ``"kernel"`` (the authors' kernel average on a 50 x 50 grid, :func:`shb_lib.surface.interpolate`: what the
+    papers call "Gaussian interpolation"). ``alpha_eff``: draw the initial effective learning rate
+    ``alpha_0 / (1 - mu)`` (the papers' axis) instead of ``alpha_0``."""
+    if interpolation not in ("linear", "kernel"):
+        raise ValueError(f"interpolation must be 'linear' or 'kernel', got {interpolation!r}")
+    from .. import surface as surface_lib
+
     Ts = sorted(surfaces)
     fig, axes = new_figure(len(Ts), 1, width=3.3 * len(Ts) + 0.6, height=3.6, sharey=True, squeeze=False)
     axes = axes[0]
@@ -34,7 +43,12 @@ def plot_surfaces(surfaces: dict, smd: dict | None = None, choices: dict | None 
         a, b, loss = np.asarray(s["alpha_0"]) * scale, np.asarray(s["beta"]), np.asarray(s["loss"])
         ok = np.isfinite(loss)
         x, y, z = np.log10(b[ok]), np.log10(a[ok]), np.log10(loss[ok])
-        if ok.sum() >= 4:
+        if interpolation == "kernel" and ok.sum() >= 1:
+            si = surface_lib.interpolate(s)
+            cs = ax.contourf(si.log10_beta, si.log10_alpha_0 + np.log10(scale), si.value, levels=12,
+                             cmap="Greys_r")
+            fig.colorbar(cs, ax=ax, shrink=0.85, label="log10 loss" if ax is axes[-1] else None)
+        elif ok.sum() >= 4:
             tri = mtri.Triangulation(x, y)
             cs = ax.tricontourf(tri, z, levels=12, cmap="Greys_r")
             fig.colorbar(cs, ax=ax, shrink=0.85, label="log10 loss" if ax is axes[-1] else None)
