@@ -9,7 +9,8 @@ A chapter shows one with one call, as the last line of a cell::
 Each function returns an :class:`IPython.display.HTML` object holding everything the explorable needs, inline: the
 controls (``<input type=range>``), a static figure drawn here by matplotlib from :mod:`shb_lib.nqm` for the initial
 settings (what a reader without JavaScript sees), a JSON configuration, and the whole of ``nqm-explorer.js`` -- the
-browser's copy of :mod:`shb_lib.nqm`, read from its single file at call time. No CDN, no module loading, no
+browser's copy of :mod:`shb_lib.nqm`, read at call time from its single file, package data of ``shb_lib``
+(``shb_lib/_static/``), so the output needs no file beside the page. No CDN, no module loading, no
 ``fetch``: it works in the built book opened from ``file://``, in JupyterLab, the classic notebook and Colab (wherever
 the output is trusted to run scripts). Every slider move recomputes the moments in float64 in the browser.
 
@@ -39,6 +40,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html as _html
+import importlib.resources
 import io
 import json
 import math
@@ -47,16 +49,17 @@ import pathlib
 import numpy as np
 
 __all__ = [
-    "JS_NAME", "js_path", "explorer_js", "HORIZONS", "NOISE_SCALES", "BATCH_SIZES", "CONDITION_NUMBERS", "DIMENSIONS",
+    "JS_NAME", "JS_PACKAGE_DIR", "js_resource", "js_path", "explorer_js",
+    "HORIZONS", "NOISE_SCALES", "BATCH_SIZES", "CONDITION_NUMBERS", "DIMENSIONS",
     "LEARNING_RATES", "MOMENTA", "DECAY_GRID", "family_problem", "inverse_time_decay", "decay_grid_losses",
     "horizon_choice", "moments_explorer", "greedy_explorer", "horizon_explorer",
 ]
 
-#: File name of the JavaScript (one file: numerics and figures).
+#: File name of the JavaScript (one file: numerics and figures), shipped inside the package (``shb_lib/_static/``,
+#: package data in pyproject.toml), so that a pip-installed library (Colab) finds it too.
 JS_NAME = "nqm-explorer.js"
-_ROOT = pathlib.Path(__file__).resolve().parent.parent
-#: Where the JavaScript is looked for: beside the package (if it is ever shipped as package data), then in the book.
-_JS_CANDIDATES = (pathlib.Path(__file__).resolve().parent / "_static" / JS_NAME, _ROOT / "book" / "_static" / JS_NAME)
+#: The package folder that holds it.
+JS_PACKAGE_DIR = "_static"
 
 # --- the controls' values (exact literals: the JSON, the labels and the tests all use these numbers) ----------------
 
@@ -89,20 +92,24 @@ DECAY_GRID = {
 _H_MAX = 10.0
 
 
+def js_resource():
+    """The JavaScript as an :mod:`importlib.resources` traversable inside the installed ``shb_lib`` package."""
+    return importlib.resources.files("shb_lib").joinpath(JS_PACKAGE_DIR, JS_NAME)
+
+
 def js_path() -> pathlib.Path:
-    """The path of ``nqm-explorer.js`` (``book/_static/`` of the repository)."""
-    for p in _JS_CANDIDATES:
-        if p.is_file():
-            return p
-    raise FileNotFoundError(
-        f"{JS_NAME} not found (looked in {', '.join(str(p) for p in _JS_CANDIDATES)}): the explorables need the "
-        "repository's book/_static folder"
-    )
+    """The path of ``nqm-explorer.js`` inside the package (``shb_lib/_static/``); a ``FileNotFoundError`` names
+    where it was looked for when the installation lacks it."""
+    res = js_resource()
+    if not res.is_file():
+        raise FileNotFoundError(f"{JS_NAME} not found in the installed shb_lib package (looked for {res}): the "
+                                "package data [tool.setuptools.package-data] of pyproject.toml ships it")
+    return pathlib.Path(str(res))
 
 
 def explorer_js() -> str:
     """The JavaScript, read from its file now; it must be safe to inline in a ``<script>`` element."""
-    text = js_path().read_text(encoding="utf-8")
+    text = js_resource().read_text(encoding="utf-8")
     low = text.lower()
     if "</script" in low or "<!--" in low:
         raise ValueError(f"{JS_NAME} contains '</script' or '<!--' and cannot be inlined")

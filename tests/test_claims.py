@@ -51,8 +51,9 @@ def greedy_far_worse(noisy: bool, margin: float = 10.0) -> bool:
 
 
 def test_greedy_ends_many_times_worse_with_noise():
-    """Chapter 3: "the greedy (1-step horizon) schedule decays the learning rate far too fast and ends 15 times
-    worse than a schedule optimized for the real horizon" (margin: more than 10 times)."""
+    """Chapter 3: "the greedy (1-step horizon) schedule decays the learning rate far too fast and ends
+    {glue:text}`ch3_greedy_ratio` times worse than a schedule optimized for the real horizon" (margin: more than 10
+    times)."""
     assert greedy_far_worse(noisy=True)
 
 

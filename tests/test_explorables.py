@@ -1,4 +1,4 @@
-"""The JavaScript port of the noisy quadratic (book/_static/nqm-explorer.js) against shb_lib.nqm, in float64.
+"""The JavaScript port of the noisy quadratic (shb_lib/_static/nqm-explorer.js) against shb_lib.nqm, in float64.
 
 One Node process (Debian's ``nodejs``) runs every case; each test compares one kind of quantity with the library:
 the spectrum and the explorables' family, the five moments of ICLR Theorem 1 step by step, the excess loss and its
@@ -20,6 +20,7 @@ max(|momentum|, 1e-3)). The worst relative difference per quantity is printed at
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import math
 import pathlib
@@ -435,3 +436,25 @@ def test_html_output_is_self_contained_and_deterministic():
         ex.greedy_explorer(horizon=11111)
     with pytest.raises(ValueError, match="kappa must be >= 1"):
         ex.family_problem(10, 0.5)
+
+
+def test_javascript_ships_inside_the_package():
+    """The JavaScript is package data of shb_lib (a pip install, as on Colab, has it): found through
+    importlib.resources inside the package folder, matched by pyproject.toml's [tool.setuptools.package-data], and
+    no longer looked for in the book's folder; the JavaScript's lines are at most 120 characters."""
+    import fnmatch
+    import tomllib
+
+    import shb_lib
+    from shb_lib import explorables as ex
+
+    pkg = pathlib.Path(shb_lib.__file__).resolve().parent
+    path = ex.js_path().resolve()
+    assert path.is_file() and path.parent.parent == pkg, f"{path} is not inside the package {pkg}"
+    rel = path.relative_to(pkg).as_posix()
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["shb_lib"]
+    assert any(fnmatch.fnmatch(rel, pattern) for pattern in data), f"{rel} is not in the package data {data}"
+    assert ex.js_resource().read_text(encoding="utf-8") == path.read_text(encoding="utf-8")
+    assert "book" not in inspect.getsource(ex.js_path), "js_path still looks in the book's folder"
+    long = [i + 1 for i, line in enumerate(ex.explorer_js().splitlines()) if len(line) > 120]
+    assert not long, f"{ex.JS_NAME}: lines longer than 120 characters: {long[:10]}"

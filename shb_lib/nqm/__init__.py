@@ -7,10 +7,12 @@ Submodules, one concept each: :mod:`.problem` (the problem), :mod:`.dynamics` (I
 """
 
 from .dynamics import (Moments, band_losses, excess_loss, expected_loss, init_moments, monte_carlo_zscores, rollout,
-                       simulate, step, trajectory)
+                       sample_paths, simulate, step, trajectory)
 from .greedy import OneStepQuadratic, greedy_step, one_step_loss, one_step_quadratic
 from .problem import BAND, PAPER_T, NoisyQuadratic, chebyshev_spectrum, paper_problem
-from .schedules import (MU_MAX, PAPER_ADAM_LR, PAPER_ADAM_STEPS, Schedule, default_lr_max, figure1_schedules,
+from .schedules import (FIG1_2D, MU_MAX, aggressive_vs_conservative, constrained_optimized_schedule,
+                        max_feasible_scale, PAPER_ADAM_LR, PAPER_ADAM_STEPS, Schedule, default_lr_max,
+                        figure1_schedules,
                         constant_schedule_final_loss, final_excess_loss, final_excess_loss_and_grad,
                         fixed_lr_meta_objective, fixed_schedule,
                         greedy_schedule, optimized_schedule)
@@ -18,9 +20,10 @@ from .schedules import (MU_MAX, PAPER_ADAM_LR, PAPER_ADAM_STEPS, Schedule, defau
 __all__ = [
     "chebyshev_spectrum", "NoisyQuadratic", "paper_problem", "PAPER_T", "BAND",
     "Moments", "init_moments", "step", "expected_loss", "excess_loss", "band_losses", "rollout", "trajectory",
-    "simulate", "monte_carlo_zscores",
+    "simulate", "sample_paths", "monte_carlo_zscores",
     "greedy_step", "one_step_quadratic", "one_step_loss", "OneStepQuadratic",
     "Schedule", "greedy_schedule", "fixed_schedule", "optimized_schedule", "figure1_schedules", "default_lr_max",
     "final_excess_loss", "final_excess_loss_and_grad", "constant_schedule_final_loss", "fixed_lr_meta_objective", "MU_MAX", "PAPER_ADAM_LR",
-    "PAPER_ADAM_STEPS",
+    "PAPER_ADAM_STEPS", "constrained_optimized_schedule", "max_feasible_scale", "aggressive_vs_conservative",
+    "FIG1_2D",
 ]

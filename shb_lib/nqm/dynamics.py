@@ -13,6 +13,7 @@ obey exactly the same recursions as the central ones (ICLR eqs. 12-14 with ``V -
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -277,6 +278,37 @@ def _simulate(problem, lrs, momenta, key, n_runs):
 
 
 _simulate_jit = jax.jit(_simulate, static_argnums=(4,))
+
+
+@partial(jax.jit, static_argnums=(4,))
+def _sample_paths(problem, lrs, momenta, key, n_runs):
+    k0, k_steps = jax.random.split(key)
+    shape = (n_runs, problem.n)
+    theta = problem.theta0_mean + jnp.sqrt(problem.theta0_var) * jax.random.normal(k0, shape, jnp.float64)
+    keys = jax.random.split(k_steps, lrs.shape[0])
+    sigma = jnp.sqrt(problem.sigma2)
+
+    def body(carry, xs):
+        theta, v = carry
+        lr, mu, k = xs
+        g = problem.h * (theta - sigma * jax.random.normal(k, shape, jnp.float64))  # ICLR eq. 3's gradient
+        v = mu * v - lr * g  # ICLR eq. 1
+        theta = theta + v  # ICLR eq. 2
+        return (theta, v), theta
+
+    _, thetas = lax.scan(body, (theta, jnp.zeros(shape, jnp.float64)), (lrs, momenta, keys))
+    return jnp.concatenate([theta[None], thetas])
+
+
+def sample_paths(problem: NoisyQuadratic, lrs, momenta, n_runs: int, key) -> jax.Array:
+    """Sampled parameter paths of noisy SGD with momentum (the same sampling as :func:`simulate`: ICLR eqs. 1-3,
+    a fresh centre ``c ~ N(0, sigma2)`` per step). Returns ``theta`` at ``t = 0..T``, shape ``(T+1, n_runs, n)``.
+    Deterministic given ``key``."""
+    _check_problem(problem)
+    lrs, momenta = _check_schedule(lrs, momenta)
+    checks.check_int("n_runs", n_runs, 1)
+    checks.check_key("key", key)
+    return _sample_paths(problem, lrs, momenta, key, int(n_runs))
 
 
 def simulate(problem: NoisyQuadratic, lrs, momenta, n_runs: int, key) -> jax.Array:

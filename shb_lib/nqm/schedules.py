@@ -22,12 +22,14 @@ from jax import lax
 
 from .. import checks
 from .dynamics import (_check_problem, _check_schedule, _rollout, _trajectory, band_losses, cross_moment,
-                       diverged_to_inf, init_moments, theta_second_moment, velocity_second_moment)
+                       diverged_to_inf, init_moments, sample_paths, theta_second_moment, trajectory,
+                       velocity_second_moment)
 from .greedy import _greedy_rollout
 from .problem import BAND, PAPER_T, NoisyQuadratic, paper_problem
 
 __all__ = [
-    "Schedule", "greedy_schedule", "fixed_schedule", "optimized_schedule", "figure1_schedules",
+    "Schedule", "greedy_schedule", "fixed_schedule", "optimized_schedule", "constrained_optimized_schedule",
+    "max_feasible_scale", "aggressive_vs_conservative", "FIG1_2D", "figure1_schedules",
     "default_lr_max", "final_excess_loss", "final_excess_loss_and_grad", "constant_schedule_final_loss", "fixed_lr_meta_objective", "MU_MAX",
     "PAPER_ADAM_LR", "PAPER_ADAM_STEPS",
 ]
@@ -356,6 +358,107 @@ def fixed_schedule(problem: NoisyQuadratic, T: int, *, steps: int = PAPER_ADAM_S
     return _make("fixed", problem, lrs, momenta, summ, vals)
 
 
+# --- the paper's constraint: no coordinate's loss above its initial value -------------------------------------------
+
+#: Relative margin below the initial second moment that the constrained schedule keeps, so that rounding cannot
+#: push a coordinate's ratio above 1.
+CONSTRAINT_MARGIN = 1e-10
+#: The factor is taken this much below the root, so that a coordinate exactly at its cap (``D = 0``) strictly
+#: decreases rather than landing on the cap up to rounding.
+SCALE_MARGIN = 1e-9
+
+
+def max_feasible_scale(theta2, v2, theta_v, a, mu, sigma2, cap):
+    r"""The largest $s \in [0, 1]$ such that the step with $(s\alpha, s\mu)$ keeps every coordinate's
+    $E[\theta_i'^2] \le \max(c_i, E[\theta_i^2])$: the per-step safeguard of :func:`constrained_optimized_schedule`.
+
+    Scaling both $\alpha$ and $\mu$ by $s$ makes the new second moment (ICLR eqs. 12-13) a convex quadratic in $s$,
+
+    $$E[\theta'^2](s) = E[\theta^2] + sB + s^2W,\quad B = 2(\mu E[\theta v] - aE[\theta^2]),\quad
+    W = \mu^2E[v^2] + a^2E[\theta^2] - 2\mu aE[\theta v] + a^2\sigma^2 = E[(\mu v - a\theta + ac)^2] \ge 0,$$
+
+    which equals $E[\theta^2]$ at $s = 0$ (no step), so the feasible $s$ form an interval $[0, s_i^*]$ with
+    $s_i^*$ the positive root of $Ws^2 + Bs - D = 0$, $D = \max(c - E[\theta^2], 0)$:
+    $s^* = 2D/(B + \sqrt{B^2 + 4WD})$ for $B > 0$, $(-B + \sqrt{B^2 + 4WD})/(2W)$ otherwise ($\infty$ when the
+    step cannot raise the moment).
+
+    Args: per-coordinate ``theta2``, ``v2``, ``theta_v`` (raw second moments before the step), ``a`` = lr * h,
+    scalar ``mu``, ``sigma2``, ``cap`` (the bound on $E[\theta_i^2]$), arrays of shape ``(n,)``.
+    Returns: the scalar $\min(1, (1 - 10^{-9})\min_i s_i^*)$ (differentiable almost everywhere; the factor
+    ``SCALE_MARGIN`` keeps the result strictly inside, above rounding)."""
+    B = 2.0 * (mu * theta_v - a * theta2)
+    W = mu * mu * v2 + a * a * theta2 - 2.0 * mu * a * theta_v + a * a * sigma2
+    D = jnp.maximum(cap - theta2, 0.0)
+    disc = B * B + 4.0 * W * D
+    sq = jnp.where(disc > 0, jnp.sqrt(jnp.where(disc > 0, disc, 1.0)), 0.0)
+    pos = B > 0
+    num = jnp.where(pos, 2.0 * D, sq - B)
+    den = jnp.where(pos, B + sq, 2.0 * W)
+    ok = den > 0
+    root = jnp.where(ok, num / jnp.where(ok, den, 1.0), jnp.inf)
+    return jnp.minimum(1.0, (1.0 - SCALE_MARGIN) * jnp.min(root))
+
+
+def _constrained_rollout(problem, lrs, momenta, cap):
+    """The final excess loss under ``(lrs, momenta)`` with each step scaled by :func:`max_feasible_scale`, and the
+    schedule actually run (the scaled rates and momenta)."""
+    m0 = init_moments(problem)
+
+    def body(carry, hyper):
+        theta2, v2, theta_v = carry
+        lr, mu = hyper
+        sc = max_feasible_scale(theta2, v2, theta_v, lr * problem.h, mu, problem.sigma2, cap)
+        lr, mu = sc * lr, sc * mu
+        return _second_moments_step(problem, carry, (lr, mu)), (lr, mu)
+
+    (theta2, _, _), (lrs_run, mus_run) = lax.scan(body, (m0.theta2, m0.v2, m0.theta_v), (lrs, momenta))
+    return 0.5 * jnp.sum(problem.h * theta2), (lrs_run, mus_run)
+
+
+@partial(jax.jit, static_argnums=(1, 2, 5, 6))
+def _constrained_fit(problem, T, steps, adam_lr, lr_max, with_momentum, projected):
+    keep_mu = 1.0 if with_momentum else 0.0
+    cap = (1.0 - CONSTRAINT_MARGIN) * init_moments(problem).theta2
+
+    def objective(p):
+        sched, _ = _bounded(p, lr_max)
+        return _constrained_rollout(problem, sched[0], keep_mu * sched[1], cap)[0]
+
+    def value_and_grad(p):
+        val, g = jax.value_and_grad(objective)(p)
+        return val, g * _bounded(p, lr_max)[1]
+
+    p0 = jnp.stack([jnp.full((T,), 0.5) * lr_max, jnp.full((T,), 0.5 * keep_mu)])
+    project = (lambda q: _bounded(q, lr_max)[0]) if projected else None
+    p, vals = _adam_fit(value_and_grad, p0, steps, adam_lr, project)
+    sched, _ = _bounded(p, lr_max)
+    _, (lrs, momenta) = _constrained_rollout(problem, sched[0], keep_mu * sched[1], cap)
+    return lrs, momenta, _summaries(problem, lrs, momenta), vals
+
+
+def constrained_optimized_schedule(problem: NoisyQuadratic, T: int, *, steps: int = PAPER_ADAM_STEPS,
+                                   adam_lr: float = PAPER_ADAM_LR, lr_max: float | None = None,
+                                   with_momentum: bool = True, projected: bool = False) -> Schedule:
+    r"""The optimized schedule under the paper's constraint (ICLR section 2.3: the learning rate is bounded so that
+    "the loss component for any dimension" never becomes "larger than its initial value"): every coordinate keeps
+    $E[\theta_i^{(t)2}] \le E[\theta_i^{(0)2}]$ at every step, so ``max_loss_ratio <= 1``.
+
+    Fitted as :func:`optimized_schedule` (Adam on the excess loss at ``T``, the paper's 500 steps of 0.003 by
+    default, variables clipped to ``[0, lr_max] x [0, MU_MAX]``), with one change, our choice: each step's
+    ``(lr, momentum)`` is scaled by :func:`max_feasible_scale` (the largest factor in ``[0, 1]`` that keeps every
+    coordinate under its initial second moment, less a relative ``CONSTRAINT_MARGIN``), so every schedule the
+    optimizer tries is feasible, and every feasible schedule is one it can represent (its factor is 1). The
+    gradient flows through the factor. The returned ``lrs`` and ``momenta`` are the scaled ones, as run.
+
+    Args: as :func:`optimized_schedule`. Returns: a :class:`Schedule` of kind ``"constrained"``."""
+    T, steps, adam_lr, lr_max, _ = _fit_args(problem, T, steps, adam_lr, lr_max, "loss")
+    checks.check_bool("with_momentum", with_momentum)
+    checks.check_bool("projected", projected)
+    lrs, momenta, summ, vals = _constrained_fit(problem, T, steps, adam_lr, lr_max, bool(with_momentum),
+                                                bool(projected))
+    return _make("constrained", problem, lrs, momenta, summ, vals)
+
+
 # --- the whole of Fig. 1 in one jit ---------------------------------------------------------------------------------
 
 #: Fit settings of Fig. 1 per problem: the paper's protocol for the noisy problem; for the deterministic one the loss
@@ -407,6 +510,42 @@ def figure1_schedules(T: int = PAPER_T, *, steps: int = PAPER_ADAM_STEPS, adam_l
             "fixed": _make("fixed", prob, f[0], f[1], f[2], f[3]),
             "optimized": _make("optimized", prob, o[0], o[1], o[2], o[3]),
         }
+    return out
+
+
+# --- ICLR Fig. 1: an aggressive rate then decay against a conservative rate, in two dimensions ----------------------
+
+#: Our choices for ICLR Fig. 1, which the paper draws without numbers: curvatures h = (0.02, 1) (x flat, y steep),
+#: the paper's noise sigma2 = 1/h, theta_0 = (3, 3), plain SGD. Conservative: a fixed rate 0.2 for 200 steps.
+#: Aggressive: 1.5 (below the stability limit 2/h_max = 2) for 100 steps, then 100 steps at 1.5 * 0.95^k.
+FIG1_2D = {"h": (0.02, 1.0), "theta0": (3.0, 3.0), "conservative_lr": 0.2, "aggressive_lr": 1.5,
+           "aggressive_steps": 100, "decay_steps": 100, "decay": 0.95}
+
+
+def aggressive_vs_conservative(key, *, noise: bool = True, settings: dict | None = None) -> dict:
+    """ICLR Fig. 1 on a 2-D noisy quadratic (:data:`FIG1_2D`, or ``settings`` with the same keys): the exact excess
+    loss (ICLR Theorem 1) of the conservative and the aggressive-then-decayed schedules at every step, their mean
+    paths ``E[theta^(t)]`` and one sampled path each (:func:`sample_paths`, both from ``key``). ``noise=False``
+    removes the noise (the premise the figure needs).
+
+    Returns: ``{"problem", "switch" (the step where the decay starts), "lrs", "losses", "mean_paths", "paths"}``,
+    each of the last four a dict ``{"conservative": ..., "aggressive": ...}`` (losses ``(T+1,)``, paths
+    ``(T+1, 2)``)."""
+    st = dict(FIG1_2D, **(settings or {}))
+    checks.check_bool("noise", noise)
+    h = jnp.asarray(st["h"], jnp.float64)
+    problem = NoisyQuadratic(h=h, sigma2=(1.0 / h) if noise else jnp.zeros_like(h),
+                             theta0_mean=jnp.asarray(st["theta0"], jnp.float64), theta0_var=0.0)
+    k1, k2 = int(st["aggressive_steps"]), int(st["decay_steps"])
+    a = float(st["aggressive_lr"])
+    lrs = {"conservative": np.full(k1 + k2, float(st["conservative_lr"])),
+           "aggressive": np.concatenate([np.full(k1, a), a * float(st["decay"]) ** np.arange(1, k2 + 1)])}
+    zeros = np.zeros(k1 + k2)
+    out = {"problem": problem, "switch": k1, "lrs": lrs, "losses": {}, "mean_paths": {}, "paths": {}}
+    for name, lr in lrs.items():
+        out["losses"][name] = np.asarray(_rollout(problem, jnp.asarray(lr), jnp.asarray(zeros)))
+        out["mean_paths"][name] = np.asarray(trajectory(problem, lr, zeros).mean_theta)
+        out["paths"][name] = np.asarray(sample_paths(problem, lr, zeros, 1, key))[:, 0, :]
     return out
 
 

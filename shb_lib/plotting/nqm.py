@@ -15,7 +15,7 @@ from . import SCHEDULE_COLORS, horizon_color, new_figure
 
 __all__ = [
     "monte_carlo_figure", "one_step_loss_figure", "schedules_panels", "fit_curves_figure", "meta_objective_figure",
-    "schedules_figure", "SLIDER_GRID",
+    "schedules_figure", "SLIDER_GRID", "aggressive_vs_conservative_figure",
 ]
 
 
@@ -107,6 +107,43 @@ def meta_objective_figure(lrs, solid: dict, dashed: dict, *, decay_steps: int, t
            title=title)
     ax.legend(ncol=2, fontsize=8)
     return fig, ax
+
+
+def aggressive_vs_conservative_figure(result: dict, *, title: str):
+    """ICLR Fig. 1 from :func:`shb_lib.nqm.aggressive_vs_conservative`'s ``result``. Left: contours of the loss
+    $\\tfrac12(h_x x^2 + h_y y^2)$ with one sampled path of each schedule (thin) and its mean path (thick); the
+    aggressive path changes colour where its decay starts. Right: the exact excess loss of both, the decay's start
+    marked. Returns ``(fig, axes)``."""
+    colors = {"conservative": SCHEDULE_COLORS["optimized"], "aggressive": SCHEDULE_COLORS["greedy"],
+              "decay": horizon_color(1)}
+    h = np.asarray(result["problem"].h)
+    k = result["switch"]
+    fig, (ax, bx) = new_figure(2, 1, width=9.6, height=3.8)
+    paths = np.concatenate([result["paths"][n] for n in result["paths"]])
+    lim = np.abs(paths).max(axis=0) * 1.05
+    xs, ys = np.meshgrid(np.linspace(-lim[0], lim[0], 200), np.linspace(-lim[1], lim[1], 200))
+    ax.contour(xs, ys, 0.5 * (h[0] * xs**2 + h[1] * ys**2), levels=12, colors="0.75", linewidths=0.6)
+    c, a = result["paths"]["conservative"], result["paths"]["aggressive"]
+    ax.plot(c[:, 0], c[:, 1], color=colors["conservative"], lw=0.6, alpha=0.7)
+    ax.plot(a[: k + 1, 0], a[: k + 1, 1], color=colors["aggressive"], lw=0.6, alpha=0.7)
+    ax.plot(a[k:, 0], a[k:, 1], color=colors["decay"], lw=0.9)
+    for name, label in (("conservative", "conservative, fixed"), ("aggressive", "aggressive, then decay")):
+        m = result["mean_paths"][name]
+        ax.plot(m[:, 0], m[:, 1], color=colors[name], lw=2.4, label=f"{label} (mean path)")
+    ax.plot(*result["mean_paths"]["aggressive"][k], "o", color=colors["decay"], ms=6, label="decay starts")
+    ax.plot(0, 0, "k+", ms=10)
+    ax.set(xlabel="x (low curvature)", ylabel="y (high curvature)", title="Paths on the loss contours")
+    ax.legend(fontsize=7, loc="lower left")
+    t = np.arange(len(result["losses"]["conservative"]))
+    bx.plot(t, result["losses"]["conservative"], color=colors["conservative"], label="conservative, fixed")
+    bx.plot(t[: k + 1], result["losses"]["aggressive"][: k + 1], color=colors["aggressive"],
+            label="aggressive")
+    bx.plot(t[k:], result["losses"]["aggressive"][k:], color=colors["decay"], label="then decayed")
+    bx.axvline(k, color="0.5", ls=":", lw=1)
+    bx.set(yscale="log", xlabel="step t", ylabel="expected excess loss", title="Exact expected loss")
+    bx.legend(fontsize=8)
+    fig.suptitle(title, fontweight="bold")
+    return fig, (ax, bx)
 
 
 # --- chapter 3's slider ---------------------------------------------------------------------------------------------

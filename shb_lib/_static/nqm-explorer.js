@@ -51,7 +51,9 @@
     var p = {n: n, h: filled(n, h), sigma2: filled(n, sigma2), theta0Mean: filled(n, theta0Mean),
              theta0Var: filled(n, theta0Var)};
     for (var i = 0; i < n; i++) {
-      if (!(p.h[i] > 0 && isFinite(p.h[i]))) { throw new Error("h must be > 0 and finite, got h[" + i + "] = " + p.h[i]); }
+      if (!(p.h[i] > 0 && isFinite(p.h[i]))) {
+        throw new Error("h must be > 0 and finite, got h[" + i + "] = " + p.h[i]);
+      }
       if (!(p.sigma2[i] >= 0 && isFinite(p.sigma2[i]))) { throw new Error("sigma2 must be >= 0 and finite"); }
       if (!(p.theta0Var[i] >= 0 && isFinite(p.theta0Var[i]))) { throw new Error("theta0Var must be >= 0 and finite"); }
     }
@@ -238,51 +240,80 @@
     return withMomentum === false ? [greedyLrWithoutMomentum(q), 0.0] : greedyFromQuadratic(q);
   }
 
-  /** The greedy schedule of length T (greedy_schedule): {lrs, momenta, loss, high, low} (losses at t = 0..T).
-   *  The same arithmetic as oneStepQuadratic, greedyStep and step, fused into one pass over the coordinates per step
-   *  (the state is updated in place, and the sums for the next step are accumulated as each coordinate moves, in the
-   *  same order). */
-  function greedySchedule(p, T, withMomentum, k) {
+  /** A greedy run that can be extended: run.extend(T) computes the greedy schedule (greedy_schedule) up to step T,
+   *  run.result(T) returns {lrs, momenta, loss, high, low} for the first T steps (losses at t = 0..T). A greedy
+   *  step depends only on the past, so the first T steps of a longer run are the run of length T, bit for bit.
+   *  The same arithmetic as oneStepQuadratic, greedyStep and step, fused into one pass over the coordinates per
+   *  step (the state is updated in place, the sums for the next step accumulated as each coordinate moves, in the
+   *  same order; the means are not needed). */
+  function greedyRun(p, withMomentum, k) {
     k = Math.min(k === undefined ? BAND : k, p.n);
-    var masks = bandMasks(p.h, k), h = p.h, s2 = p.sigma2, n = p.n;
-    var lrs = new Float64Array(T), momenta = new Float64Array(T);
-    var loss = new Float64Array(T + 1), high = new Float64Array(T + 1), low = new Float64Array(T + 1);
-    var m = initMoments(p), mt = m.meanTheta, mv = m.meanV, th2 = m.theta2, v2 = m.v2, tv = m.thetaV;
-    var P = 0, Q = 0, R = 0, S = 0, U = 0, C = 0, L = 0, LH = 0, LL = 0, i, hi, h2, t2s;
+    var masks = bandMasks(p.h, k), mh = masks.high, ml = masks.low, h = p.h, s2 = p.sigma2, n = p.n;
+    var m = initMoments(p), th2 = m.theta2, v2 = m.v2, tv = m.thetaV;
+    var h2s = new Float64Array(n), h3s = new Float64Array(n);
+    var run = {T: 0, cap: 0, lrs: null, momenta: null, loss: null, high: null, low: null};
+    var P = 0, Q = 0, R = 0, S = 0, U = 0, C = 0, L = 0, LH = 0, LL = 0, i, hi, t2s;
     for (i = 0; i < n; i++) { // t = 0: the loss and the sums of the first step
-      hi = h[i]; h2 = hi * hi; t2s = th2[i] + s2[i];
+      hi = h[i]; h2s[i] = hi * hi; h3s[i] = h2s[i] * hi; t2s = th2[i] + s2[i];
       L += hi * th2[i];
-      if (masks.high[i]) { LH += 0.5 * hi * th2[i]; }
-      if (masks.low[i]) { LL += 0.5 * hi * th2[i]; }
-      P += h2 * hi * t2s; Q += h2 * tv[i]; R += hi * v2[i]; S += h2 * th2[i]; U += hi * tv[i]; C += hi * t2s;
+      if (mh[i]) { LH += 0.5 * hi * th2[i]; }
+      if (ml[i]) { LL += 0.5 * hi * th2[i]; }
+      P += h3s[i] * t2s; Q += h2s[i] * tv[i]; R += hi * v2[i]; S += h2s[i] * th2[i]; U += hi * tv[i];
+      C += hi * t2s;
     }
-    loss[0] = 0.5 * L; high[0] = LH; low[0] = LL;
-    for (var t = 0; t < T; t++) {
-      var q = {P: P, Q: Q, R: R, S: S, U: U, const: C};
-      var g = withMomentum === false ? [greedyLrWithoutMomentum(q), 0.0] : greedyFromQuadratic(q);
-      var lr = g[0], mu = g[1];
-      lrs[t] = lr; momenta[t] = mu;
-      P = 0; Q = 0; R = 0; S = 0; U = 0; C = 0; L = 0; LH = 0; LL = 0;
-      for (i = 0; i < n; i++) {
-        hi = h[i];
-        var a = lr * hi, x2 = th2[i], xv = tv[i];
-        var newMeanV = mu * mv[i] - a * mt[i];
-        var newV2 = mu * mu * v2[i] + a * a * x2 - 2.0 * mu * a * xv + a * a * s2[i];
-        mv[i] = newMeanV;
-        mt[i] = mt[i] + newMeanV;
-        var nt2 = x2 + newV2 + 2.0 * (mu * xv - a * x2);
-        var ntv = mu * xv - a * x2 + newV2;
-        th2[i] = nt2; v2[i] = newV2; tv[i] = ntv;
-        h2 = hi * hi; t2s = nt2 + s2[i];
-        L += hi * nt2;
-        if (masks.high[i]) { LH += 0.5 * hi * nt2; }
-        if (masks.low[i]) { LL += 0.5 * hi * nt2; }
-        P += h2 * hi * t2s; Q += h2 * ntv; R += hi * newV2; S += h2 * nt2; U += hi * ntv; C += hi * t2s;
+    var st = {P: P, Q: Q, R: R, S: S, U: U, C: C, h2s: h2s, h3s: h3s};
+    function grow(T) {
+      var cap = Math.max(T, 2 * run.cap, 16);
+      function g(a, len) { var b = new Float64Array(len); if (a) { b.set(a); } return b; }
+      run.lrs = g(run.lrs, cap); run.momenta = g(run.momenta, cap);
+      run.loss = g(run.loss, cap + 1); run.high = g(run.high, cap + 1); run.low = g(run.low, cap + 1);
+      if (run.cap === 0) { run.loss[0] = 0.5 * L; run.high[0] = LH; run.low[0] = LL; }
+      run.cap = cap;
+    }
+    run.extend = function (T) {
+      if (T > run.cap) { grow(T); }
+      var lrs = run.lrs, momenta = run.momenta, loss = run.loss, high = run.high, low = run.low;
+      // the state in locals (closure variables are slow in a hot loop), written back at the end
+      var P = st.P, Q = st.Q, R = st.R, S = st.S, U = st.U, C = st.C, L, LH, LL, i, hi, t2s;
+      var h = p.h, s2 = p.sigma2, n = p.n, th2 = m.theta2, v2 = m.v2, tv = m.thetaV, h2s = st.h2s, h3s = st.h3s;
+      var mh = masks.high, ml = masks.low;
+      for (var t = run.T; t < T; t++) {
+        var q = {P: P, Q: Q, R: R, S: S, U: U, const: C};
+        var g = withMomentum === false ? [greedyLrWithoutMomentum(q), 0.0] : greedyFromQuadratic(q);
+        var lr = g[0], mu = g[1], mu2 = mu * mu;
+        lrs[t] = lr; momenta[t] = mu;
+        P = 0; Q = 0; R = 0; S = 0; U = 0; C = 0; L = 0; LH = 0; LL = 0;
+        for (i = 0; i < n; i++) {
+          hi = h[i];
+          var a = lr * hi, x2 = th2[i], xv = tv[i], si = s2[i];
+          var newV2 = mu2 * v2[i] + a * a * x2 - 2.0 * mu * a * xv + a * a * si;
+          var nt2 = x2 + newV2 + 2.0 * (mu * xv - a * x2);
+          var ntv = mu * xv - a * x2 + newV2;
+          th2[i] = nt2; v2[i] = newV2; tv[i] = ntv;
+          t2s = nt2 + si;
+          L += hi * nt2;
+          if (mh[i]) { LH += 0.5 * hi * nt2; }
+          if (ml[i]) { LL += 0.5 * hi * nt2; }
+          P += h3s[i] * t2s; Q += h2s[i] * ntv; R += hi * newV2; S += h2s[i] * nt2; U += hi * ntv;
+          C += hi * t2s;
+        }
+        loss[t + 1] = 0.5 * L; high[t + 1] = LH; low[t + 1] = LL;
       }
-      loss[t + 1] = 0.5 * L; high[t + 1] = LH; low[t + 1] = LL;
-    }
-    return {lrs: lrs, momenta: momenta, loss: divergedToInf(loss), high: divergedToInf(high), low: divergedToInf(low)};
+      st.P = P; st.Q = Q; st.R = R; st.S = S; st.U = U; st.C = C;
+      run.T = Math.max(run.T, T);
+      return run;
+    };
+    run.result = function (T) {
+      if (T > run.T) { run.extend(T); }
+      function cut(a, len) { return divergedToInf(a.slice(0, len)); }
+      return {lrs: run.lrs.slice(0, T), momenta: run.momenta.slice(0, T), loss: cut(run.loss, T + 1),
+              high: cut(run.high, T + 1), low: cut(run.low, T + 1)};
+    };
+    return run;
   }
+
+  /** The greedy schedule of length T (greedy_schedule): {lrs, momenta, loss, high, low} (losses at t = 0..T). */
+  function greedySchedule(p, T, withMomentum, k) { return greedyRun(p, withMomentum, k).result(T); }
 
   // ------------------------------------------------------------------------------------------------------------------
   // meta-objectives (shb_lib/nqm/schedules.py)
@@ -375,20 +406,67 @@
   /** For every (alpha0, beta) of the grid (alpha0-major) and constant momentum, the excess-loss curves at
    *  t = 0..longHorizon split by linearity into a noise-free part D (the problem's theta_0, no noise) and a part N
    *  per unit noise scale (theta_0 = 0, sigma2 = the problem's): the loss at noise scale s is D + s N. The problem's
-   *  own sigma2 is the unit. onProgress(done, total) is called after each schedule; returns {D, N, alpha0, beta}
+   *  own sigma2 is the unit. Returns {D, N, alpha0, beta}
    *  (arrays of Float64Array). Iterate with a generator-like `next` so that a page can compute it in slices. */
+  /** Plain SGD (momentum 0): the noise-free part D and the part per unit noise N of the excess loss at t = 0..T,
+   *  both in one pass per coordinate. Bit for bit rolloutBands at momentum 0 (whose momentum terms are exact zeros):
+   *  E[v'^2] = a^2 E[theta^2] + a^2 sigma^2, E[theta'^2] = E[theta^2] + E[v'^2] - 2 a E[theta^2]. */
+  function plainSgdSplit(p, lrs) {
+    var T = lrs.length, n = p.n, h = p.h, s2 = p.sigma2, D = new Float64Array(T + 1), N = new Float64Array(T + 1);
+    var i = 0, t, a, b, c, e;
+    function d0(j) { return p.theta0Mean[j] * p.theta0Mean[j] + p.theta0Var[j]; }
+    // four coordinates at a time: independent recursions that the CPU overlaps; each sum still adds the
+    // coordinates in index order, as the one-at-a-time loop below (and rolloutBands) does
+    for (; i + 3 < n; i += 4) {
+      var h0 = h[i], h1 = h[i + 1], h2 = h[i + 2], h3 = h[i + 3];
+      var s0 = s2[i], s1 = s2[i + 1], s2_ = s2[i + 2], s3 = s2[i + 3];
+      var x0 = d0(i), x1 = d0(i + 1), x2 = d0(i + 2), x3 = d0(i + 3), y0 = 0.0, y1 = 0.0, y2 = 0.0, y3 = 0.0;
+      D[0] = D[0] + h0 * x0 + h1 * x1 + h2 * x2 + h3 * x3;
+      for (t = 0; t < T; t++) {
+        var lr = lrs[t];
+        a = lr * h0; b = lr * h1; c = lr * h2; e = lr * h3;
+        var aa = a * a, bb = b * b, cc = c * c, ee = e * e;
+        x0 = x0 + aa * x0 - 2.0 * (a * x0); y0 = y0 + (aa * y0 + aa * s0) - 2.0 * (a * y0);
+        x1 = x1 + bb * x1 - 2.0 * (b * x1); y1 = y1 + (bb * y1 + bb * s1) - 2.0 * (b * y1);
+        x2 = x2 + cc * x2 - 2.0 * (c * x2); y2 = y2 + (cc * y2 + cc * s2_) - 2.0 * (c * y2);
+        x3 = x3 + ee * x3 - 2.0 * (e * x3); y3 = y3 + (ee * y3 + ee * s3) - 2.0 * (e * y3);
+        D[t + 1] = D[t + 1] + h0 * x0 + h1 * x1 + h2 * x2 + h3 * x3;
+        N[t + 1] = N[t + 1] + h0 * y0 + h1 * y1 + h2 * y2 + h3 * y3;
+      }
+    }
+    for (; i < n; i++) {
+      var hi = h[i], si = s2[i], x = d0(i), y = 0.0;
+      D[0] += hi * x;
+      for (t = 0; t < T; t++) {
+        a = lrs[t] * hi; aa = a * a;
+        x = x + aa * x - 2.0 * (a * x);
+        y = y + (aa * y + aa * si) - 2.0 * (a * y);
+        D[t + 1] += hi * x;
+        N[t + 1] += hi * y;
+      }
+    }
+    for (t = 0; t <= T; t++) { D[t] = 0.5 * D[t]; N[t] = 0.5 * N[t]; }
+    return [divergedToInf(D), divergedToInf(N)];
+  }
+
   function decayCurvesJob(p, grid) {
     var G = grid.alpha0.length * grid.beta.length, TL = grid.longHorizon, K = grid.K, mu = grid.momentum || 0.0;
     var job = {total: G, done: 0, D: [], N: [], alpha0: [], beta: []};
     var momenta = new Float64Array(TL).fill(mu);
     var dProblem = {n: p.n, h: p.h, sigma2: new Float64Array(p.n), theta0Mean: p.theta0Mean, theta0Var: p.theta0Var};
-    var nProblem = {n: p.n, h: p.h, sigma2: p.sigma2, theta0Mean: new Float64Array(p.n), theta0Var: new Float64Array(p.n)};
+    var nProblem = {n: p.n, h: p.h, sigma2: p.sigma2, theta0Mean: new Float64Array(p.n),
+                    theta0Var: new Float64Array(p.n)};
     job.next = function () {
       if (job.done >= G) { return false; }
       var g = job.done, a0 = grid.alpha0[Math.floor(g / grid.beta.length)], b = grid.beta[g % grid.beta.length];
       var lrs = inverseTimeDecay(a0, b, K, TL);
-      job.D.push(rollout(dProblem, lrs, momenta));
-      job.N.push(rollout(nProblem, lrs, momenta));
+      if (mu === 0) {
+        var dn = plainSgdSplit(p, lrs);
+        job.D.push(dn[0]); job.N.push(dn[1]);
+      } else {
+        job.D.push(rollout(dProblem, lrs, momenta));
+        job.N.push(rollout(nProblem, lrs, momenta));
+      }
       job.alpha0.push(a0); job.beta.push(b);
       job.done++;
       return job.done < G;
@@ -513,11 +591,13 @@
       yd = [Math.pow(10, a), Math.pow(10, b)];
     } else if (yd[1] <= yd[0]) { yd = [yd[0] - 1, yd[0] + 1]; }
     function fx(v) {
-      var u = xl ? (Math.log(v) - Math.log(xd[0])) / (Math.log(xd[1]) - Math.log(xd[0])) : (v - xd[0]) / (xd[1] - xd[0]);
+      var u = xl ? (Math.log(v) - Math.log(xd[0])) / (Math.log(xd[1]) - Math.log(xd[0]))
+                 : (v - xd[0]) / (xd[1] - xd[0]);
       return x0 + u * (x1 - x0);
     }
     function fy(v) {
-      var u = yl ? (Math.log(v) - Math.log(yd[0])) / (Math.log(yd[1]) - Math.log(yd[0])) : (v - yd[0]) / (yd[1] - yd[0]);
+      var u = yl ? (Math.log(v) - Math.log(yd[0])) / (Math.log(yd[1]) - Math.log(yd[0]))
+                 : (v - yd[0]) / (yd[1] - yd[0]);
       return y0 - u * (y0 - y1);
     }
     var grid = el("g", {"class": "shb-explorable-grid", stroke: "currentColor", "stroke-opacity": "0.15"}, g);
@@ -530,7 +610,8 @@
       var ea = Math.ceil(Math.log(xd[0]) / Math.LN10 - 1e-9), eb = Math.floor(Math.log(xd[1]) / Math.LN10 + 1e-9);
       for (var e = ea; e <= eb; e++) {
         var px = fx(Math.pow(10, e)); vline(px);
-        text(ticks, px, y0 + 15, o.xIntTicks ? String(Math.round(Math.pow(10, e))) : powLabel(e), {"text-anchor": "middle"});
+        var lab = o.xIntTicks ? String(Math.round(Math.pow(10, e))) : powLabel(e);
+        text(ticks, px, y0 + 15, lab, {"text-anchor": "middle"});
       }
     } else {
       var st = niceStep(xd[1] - xd[0], maxXTicks);
@@ -570,13 +651,35 @@
     return {
       x: fx, y: fy, xdomain: xd, ydomain: yd,
       line: function (xs, ys, style) {
-        var d = "", pen = false;
+        // at most 4 vertices per pixel column (its first, lowest, highest and last point, in order): the
+        // same picture as every point, with a path a few hundred vertices long whatever the number of steps
+        var parts = [], pen = false, col = NaN, run = [];
+        function flush() {
+          if (!run.length) { return; }
+          var lo = run[0], hi = run[0], keep = [run[0]];
+          for (var k = 1; k < run.length; k++) {
+            if (run[k][1] < lo[1]) { lo = run[k]; }
+            if (run[k][1] > hi[1]) { hi = run[k]; }
+          }
+          var first = lo[2] < hi[2] ? lo : hi, second = lo[2] < hi[2] ? hi : lo;
+          [first, second, run[run.length - 1]].forEach(function (q) {
+            if (keep.indexOf(q) < 0) { keep.push(q); }
+          });
+          keep.forEach(function (q) {
+            parts.push((pen ? "L" : "M") + q[0].toFixed(1) + " " + q[1].toFixed(1));
+            pen = true;
+          });
+          run = [];
+        }
         for (var i = 0; i < ys.length; i++) {
           var xv = xs[i], yv = ys[i];
-          if (!ok(xv, yv)) { pen = false; continue; }
-          d += (pen ? "L" : "M") + fx(xv).toFixed(1) + " " + fy(yv).toFixed(1);
-          pen = true;
+          if (!ok(xv, yv)) { flush(); pen = false; col = NaN; continue; }
+          var px = fx(xv), c = Math.round(px);
+          if (c !== col) { flush(); col = c; }
+          run.push([px, fy(yv), i]);
         }
+        flush();
+        var d = parts.join("");
         return el("path", {d: d || "M0 0", fill: "none", stroke: style.color, "stroke-width": style.width || 1.8,
                            "stroke-dasharray": style.dash, "stroke-opacity": style.opacity,
                            "data-series": style.name}, lines);
@@ -589,7 +692,8 @@
       vline: function (xv, style) {
         if (!isFinite(xv)) { return null; }
         return el("line", {x1: fx(xv).toFixed(1), x2: fx(xv).toFixed(1), y1: y0, y2: y1, stroke: style.color,
-                           "stroke-dasharray": style.dash || "2 3", "stroke-width": 1, "data-series": style.name}, lines);
+                           "stroke-dasharray": style.dash || "2 3", "stroke-width": 1,
+                           "data-series": style.name}, lines);
       }
     };
   }
@@ -621,29 +725,32 @@
   KINDS.moments = {
     panels: 2,
     setup: function (cfg) {
-      var base = familyProblem({n: cfg.problem.n, kappa: cfg.problem.kappa, hMax: cfg.problem.h_max, noise: 1, batch: 1});
+      var base = familyProblem({n: cfg.problem.n, kappa: cfg.problem.kappa, hMax: cfg.problem.h_max,
+                                noise: 1, batch: 1});
       return {base: base, cache: {}};
     },
     compute: function (ctx, s) {
       var p = withNoiseScale(ctx.base, s.noise), Tmax = s.horizon;
       var lrs = new Float64Array(Tmax).fill(s.lr), mus = new Float64Array(Tmax).fill(s.momentum);
       var yours = rolloutBands(p, lrs, mus, BAND, true);
-      var key = s.noise + "|" + Tmax;
-      if (ctx.cache.key !== key) { ctx.cache = {key: key, greedy: greedySchedule(p, Tmax, true)}; }
-      var greedy = ctx.cache.greedy, diverged = -1;
+      // the greedy run of this noise, extended as the horizon grows (its first T steps are the T-step run)
+      if (ctx.cache.key !== s.noise) { ctx.cache = {key: s.noise, run: greedyRun(p, true)}; }
+      var greedy = ctx.cache.run.result(Tmax), diverged = -1;
       for (var t = 0; t <= Tmax; t++) { if (yours.loss[t] === Infinity) { diverged = t; break; } }
       return {s: s, yours: yours, greedy: greedy, T: Tmax, diverged: diverged,
               hmax: ctx.base.h[ctx.base.n - 1]};
     },
     draw: function (panel, md, c) {
       var T = md.T, ts = range(T + 1), cs = c.colors;
-      var ext = extent([md.yours.loss, md.greedy.loss, md.yours.high, md.yours.low, md.greedy.high, md.greedy.low], true);
+      var ext = extent([md.yours.loss, md.greedy.loss, md.yours.high, md.yours.low, md.greedy.high,
+                        md.greedy.low], true);
       var pa = panel(0, {name: "loss", title: "Excess loss", xlabel: "step t", ylabel: "excess loss",
                          xdomain: [0, Math.max(1, T)], ydomain: ext, ylog: true});
       pa.line(ts, md.greedy.loss, {color: cs.greedy, name: "greedy"});
       pa.line(ts, md.yours.loss, {color: cs.fixed, width: 2.4, name: "yours"});
       var pb = panel(1, {name: "bands", title: "Band losses: 50 highest, 50 lowest h", xlabel: "step t",
-                         ylabel: "excess loss on 50 directions", xdomain: [0, Math.max(1, T)], ydomain: ext, ylog: true});
+                         ylabel: "excess loss on 50 directions", xdomain: [0, Math.max(1, T)], ydomain: ext,
+                         ylog: true});
       pb.line(ts, md.greedy.high, {color: cs.greedy, width: 1.2, name: "greedy-high"});
       pb.line(ts, md.greedy.low, {color: cs.greedy, width: 1.2, dash: "5 3", name: "greedy-low"});
       pb.line(ts, md.yours.high, {color: cs.fixed, width: 2, name: "yours-high"});
@@ -674,18 +781,22 @@
     setup: function () { return {cache: {}}; },
     compute: function (ctx, s) {
       var p = familyProblem({n: s.n, kappa: s.kappa, noise: s.noise, batch: s.batch});
-      var g = greedySchedule(p, s.horizon, true);
-      var key = s.n + "|" + s.kappa + "|" + s.horizon;
+      // greedy runs cached per problem and extended as the horizon grows (the first T steps are the T-step run)
+      var key = s.n + "|" + s.kappa, nkey = key + "|" + s.noise / s.batch;
       if (ctx.cache.key !== key) {
-        ctx.cache = {key: key, det: greedySchedule(familyProblem({n: s.n, kappa: s.kappa, noise: 0}), s.horizon, true)};
+        var det = familyProblem({n: s.n, kappa: s.kappa, noise: 0});
+        ctx.cache = {key: key, det: greedyRun(det, true), nkey: null, run: null};
       }
+      if (ctx.cache.nkey !== nkey) { ctx.cache.nkey = nkey; ctx.cache.run = greedyRun(p, true); }
+      var g = ctx.cache.run.result(s.horizon), detS = ctx.cache.det.result(s.horizon);
       var hmax = p.h[p.n - 1], hmin = p.h[0], r = Math.sqrt(hmax), q = Math.sqrt(hmin);
-      return {s: s, g: g, det: ctx.cache.det, T: s.horizon, p: p,
+      return {s: s, g: g, det: detS, T: s.horizon, p: p,
               polyakLr: 4 / ((r + q) * (r + q)), polyakMu: ((r - q) / (r + q)) * ((r - q) / (r + q))};
     },
     draw: function (panel, md, c) {
       var T = md.T, ts = range(T), tl = range(T + 1), cs = c.colors, xd = [0, Math.max(1, T)];
-      var pa = panel(0, {name: "lr", title: "Greedy learning rate", xlabel: "step t", ylabel: "learning rate \u03b1\u209c",
+      var pa = panel(0, {name: "lr", title: "Greedy learning rate", xlabel: "step t",
+                         ylabel: "learning rate \u03b1\u209c",
                          xdomain: xd, ydomain: extent([md.g.lrs, md.det.lrs], true), ylog: true});
       pa.line(ts, md.det.lrs, {color: cs.greedy, width: 1.4, dash: "1.5 3", name: "greedy-no-noise"});
       pa.line(ts, md.g.lrs, {color: cs.greedy, name: "greedy"});
@@ -710,7 +821,8 @@
       var parts = ["After " + T + " greedy steps the excess loss is ", "final_loss", " (50 highest h: ", "final_high",
                    ", 50 lowest h: ", "final_low", "; without noise: ", "no_noise_final_loss",
                    "). Last step: \u03b1 = ", "last_lr", ", \u03bc = ", "last_momentum",
-                   " (Polyak's heavy ball for this spectrum: \u03b1 = ", "polyak_lr", ", \u03bc = ", "polyak_momentum", ")"];
+                   " (Polyak's heavy ball for this spectrum: \u03b1 = ", "polyak_lr", ", \u03bc = ",
+                   "polyak_momentum", ")"];
       return {quantities: q, parts: parts, tail: "."};
     },
     label: function (md) {
@@ -750,8 +862,9 @@
       pa.line(ts, md.cL, {color: cs.long, name: "long-choice"});
       pa.line(ts, md.cT, {color: cs.short, width: 2.2, name: "short-choice"});
       var lT = inverseTimeDecay(md.a0T, md.bT, md.K, TL), lL = inverseTimeDecay(md.a0L, md.bL, md.K, TL);
-      var pb = panel(1, {name: "lr", title: "Learning rate \u03b1\u2080 / (1 + t/" + md.K + ")^\u03b2", xlabel: "step t",
-                         ylabel: "learning rate \u03b1\u209c", xdomain: [0, TL], ydomain: extent([lT, lL], true), ylog: true});
+      var pb = panel(1, {name: "lr", title: "Learning rate \u03b1\u2080 / (1 + t/" + md.K + ")^\u03b2",
+                         xlabel: "step t", ylabel: "learning rate \u03b1\u209c", xdomain: [0, TL],
+                         ydomain: extent([lT, lL], true), ylog: true});
       pb.vline(md.s.horizon, {color: cs.short, name: "horizon"});
       pb.line(range(TL), lL, {color: cs.long, name: "long-choice"});
       pb.line(range(TL), lT, {color: cs.short, width: 2.2, name: "short-choice"});
@@ -790,7 +903,8 @@
     if (!blob) { return false; }
     var cfg = JSON.parse(blob.textContent), kind = KINDS[cfg.kind];
     if (!kind) { throw new Error("shb explorable: unknown kind " + cfg.kind); }
-    var figure = root.querySelector(".shb-explorable-figure"), fallback = root.querySelector(".shb-explorable-fallback");
+    var figure = root.querySelector(".shb-explorable-figure");
+    var fallback = root.querySelector(".shb-explorable-fallback");
     var readout = root.querySelector(".shb-explorable-readout"), status = root.querySelector(".shb-explorable-status");
     var controls = cfg.controls.map(function (c) {
       return {c: c, input: root.querySelector('input[data-control="' + c.name + '"]'),
@@ -855,10 +969,12 @@
     function update() {
       var t0 = (global.performance || Date).now();
       model = kind.compute(ctx, state());
+      var t1 = (global.performance || Date).now();
       draw();
       showReadout();
       var ms = (global.performance || Date).now() - t0;
       timings.push(ms);
+      root.setAttribute("data-compute-ms", (t1 - t0).toFixed(2));
       root.setAttribute("data-redraw-ms", ms.toFixed(2));
       root.setAttribute("data-updates", String(timings.length));
     }
@@ -892,7 +1008,8 @@
         while (ctx.job.next() && (global.performance || Date).now() - s0 < 30) { /* next schedule */ }
         if (status) {
           status.hidden = false;
-          status.textContent = "Computing the loss curves of the " + ctx.job.total + " grid schedules in your browser: " +
+          status.textContent = "Computing the loss curves of the " + ctx.job.total +
+                               " grid schedules in your browser: " +
                                Math.round(100 * ctx.job.done / ctx.job.total) + "%";
         }
         if (kind.pending(ctx)) { setTimeout(slice, 0); return; }
