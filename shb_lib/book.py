@@ -72,13 +72,15 @@ def repository_url(root: pathlib.Path = ROOT) -> str:
 def launch_cell_source(url: str) -> str:
     """Source of the first code cell of every chapter: on Colab it installs the library; elsewhere it does nothing."""
     return (
-        "# On Colab, install the library and its dependencies first; anywhere else this cell does nothing.\n"
+        "# On Colab, install the library and its dependencies first;\n"
+        "# anywhere else this cell does nothing.\n"
         "import sys\n"
         "\n"
         'if "google.colab" in sys.modules:\n'
         "    import subprocess\n"
         "\n"
-        f'    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "shb-lib @ git+{url}"], check=True)'
+        '    subprocess.run([sys.executable, "-m", "pip", "install", "-q",\n'
+        f'                    "shb-lib @ git+{url}"], check=True)'
     )
 
 

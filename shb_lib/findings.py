@@ -147,6 +147,37 @@ def paper_numbers(units: dict) -> dict:
 SHORT_FIG2_LOSSES = {100: 4.8e-2, 1000: 1.3e-1, 5000: 1.3e-3, 20000: 4.0e-5}
 
 
+def surface_report(units: dict, top: int = 3) -> str:
+    """The lines chapter 4 prints for the paper-scale units (:func:`experiments.organize`): every budget's surface
+    optimum per horizon (the geometric mean of its ``top`` best samples) with the shortest / longest ratios, and
+    where each SMD run ended."""
+    lines = []
+    for n, best in ex.surface_choices(units["surface"], top=top).items():
+        for T, (a0, beta) in best.items():
+            lines.append(f"{n:>4} samples, horizon {T:>5}: surface best (top {top}) alpha_0 = {a0:.3g}, "
+                         f"beta = {beta:.3g}")
+        (a_s, b_s), (a_l, b_l) = best[min(best)], best[max(best)]
+        lines.append(f"{n:>4} samples, horizon {min(best)} / {max(best)}: alpha_0 x{a_s / a_l:.3g}, "
+                     f"beta x{b_s / b_l:.3g}")
+    for T, runs in units["smd"].items():
+        ends = "; ".join(f"from beta {i['config']['init_beta']:g}, {len(a['values'])} meta-steps: "
+                         f"({a['alpha_0'][-1]:.3g}, {a['beta'][-1]:.3g})" for a, i in runs)
+        lines.append(f"SMD, horizon {T:>5}: (alpha_0, beta) {ends}")
+    return "\n".join(lines)
+
+
+def long_run_report(arrays: dict, info: dict, how: str) -> str:
+    """The lines chapter 4 prints for one paper-scale long unit (chosen ``how``): each horizon's final training
+    loss and test error, then the shortest / longest ratios at the last step and over the last 1000 steps."""
+    steps = info["config"]["steps"]
+    last = zip(arrays["horizons"], arrays["train_loss"][:, -1], arrays["test_error"][:, -1])
+    lines = [f"{how}, horizon {T:>5}: after {steps} steps training loss {loss:.3g}, test error {100 * err:.2f} %"
+             for T, loss, err in last]
+    final, tail = ex.long_ratios(arrays, info["config"]["record_every"])
+    lines.append(f"  shortest / longest horizon: final loss x{final:.3g}, mean over the last 1000 steps x{tail:.3g}")
+    return "\n".join(lines)
+
+
 def final_losses_over_seeds(runs: dict) -> dict:
     """``{T: Spread}``: the training loss after the last step of each horizon's long run, over the seeds of
     :func:`experiments.long_over_seeds` (``{seed: (arrays, info)}``)."""
@@ -228,8 +259,9 @@ def online_over_seeds(runs: dict) -> dict:
     and counts of seeds: ``all_shrink`` (every stochastic run ends below the hand-tuned alpha_eff = 1 and below
     its own start), ``baseline_best`` (the baseline ends below every stochastic run), ``all_grow`` (every
     deterministic run ends above alpha_eff = 1), ``det_runs`` and ``det_above`` (deterministic runs in all, and
-    those that end above 1), ``det_learned`` (a Spread per deterministic start of its learned alpha_eff), ``det_broke`` (the deterministic run from alpha_eff = 1 broke
-    down: final loss above 1 or flagged diverged), ``bracket`` (the stochastic lookahead's best alpha_eff is below
+    those that end above 1), ``det_learned`` (a Spread per deterministic start of its learned alpha_eff),
+    ``det_broke`` (the deterministic run from alpha_eff = 1 broke down: final loss above 1 or flagged diverged),
+    ``bracket`` (the stochastic lookahead's best alpha_eff is below
     the hand-tuned 1 and the deterministic one's above)."""
     seeds = tuple(sorted(runs))
     r = [runs[s] for s in seeds]
@@ -255,6 +287,24 @@ def online_over_seeds(runs: dict) -> dict:
     out["det_broke"] = sum(broke(x) for x in r)
     out["bracket"] = sum(bool(grid(x, "stochastic") < 1.0 < grid(x, "deterministic")) for x in r)
     return out
+
+
+def online_report(stats: dict) -> str:
+    """The lines chapter 5 prints for :func:`online_over_seeds`' ``stats``: each stochastic start's shrink factor,
+    the final-loss ratio, the counts of seeds behind each claim and the lookaheads' disagreement."""
+    from .online import CHAPTER_STARTS
+
+    n = stats["n"]
+    lines = [f"stochastic, from alpha_eff {a / 0.1:.3g}: 1 / learned {stats[f'shrink_{i}'].ratio_text()}"
+             for i, a in enumerate(CHAPTER_STARTS["stochastic"])]
+    lines += [f"best stochastic run's final loss / the baseline's: {stats['loss_ratio_best'].ratio_text()}",
+              f"every stochastic run ends below 1 and below its start: {stats['all_shrink']} of {n} seeds; "
+              f"the baseline ends lowest: {stats['baseline_best']} of {n}",
+              f"deterministic runs ending above 1: {stats['det_above']} of {stats['det_runs']}; the run from 1 "
+              f"breaks down on {stats['det_broke']} of {n} seeds",
+              f"best alpha_eff, deterministic / stochastic lookahead: {stats['surface_gap'].ratio_text()}",
+              f"stochastic best < 1 < deterministic best: {stats['bracket']} of {n} seeds"]
+    return "\n".join(lines)
 
 
 def online_agrees(arrays: dict, reference: dict, rtol: float = 0.05) -> bool:
@@ -334,6 +384,22 @@ def estimator_runs(folder, seeds, dataset=None, setting: dict = ESTIMATOR_SETTIN
             found = ex.load_unit(folder, name, ucfg)
         out[int(seed)] = found[0]
     return out
+
+
+def estimator_report(stats: dict) -> str:
+    """The lines chapter 6 prints for :func:`estimators_over_seeds`' ``stats``."""
+    n = stats["n"]
+    lines = []
+    for K in stats["windows"]:
+        za, zb = stats["z_alpha"][K], stats["z_beta"][K]
+        lines.append(f"K = {K:2d}: bias in standard errors, d/dlog alpha_0 {za.low:+.1f} to {za.high:+.1f}, "
+                     f"d/dlog beta {zb.low:+.1f} to {zb.high:+.1f}; resolved, the paper's way: "
+                     f"{stats['paper_direction'][K]} of {n} seeds")
+    a = stats["alpha_ratio_k1"]
+    lines.append(f"K = 1 meta-optimization: alpha_0 x{a.low:.2g} to x{a.high:.2g}; J worse by over 2 se: "
+                 f"{stats['k1_worse']} of {n}")
+    lines.append(f"whole-run meta-optimization: J within 2 se or better: {stats['whole_run_within']} of {n}")
+    return "\n".join(lines)
 
 
 def estimator_agrees(stats: dict, ends: dict, reference: dict, rtol: float = 0.3, log_atol: float = 0.1) -> bool:
@@ -472,7 +538,11 @@ def paper_gap_holds(spread_final: Spread, margin: float = 1000.0) -> bool:
     return spread_final.q25 > margin
 
 
-__all__ = ["truncation_points_the_papers_way", "truncated_meta_optimization_hurts", "estimator_agrees", "best_decay_table", "horizons_rank_in_order", "SHORT_FIG2_LOSSES", "final_losses_over_seeds", "short_version_table", "ESTIMATOR_SETTING", "estimator_runs", "estimator_seed", "estimators_over_seeds", "MARGINS", "Spread",
-           "agrees", "deterministic_lookahead_grows", "lookaheads_disagree", "online_agrees",
-           "online_over_seeds", "online_runs", "online_unit_config", "stochastic_lookahead_shrinks", "book_runs", "median_sweep", "horizon_sweep", "paper_numbers", "best_decay_falls", "paper_gap_holds", "long_ratio_spread", "over_seeds", "shortest_decays_faster",
-           "shortest_trains_worse", "spread"]
+__all__ = ["agrees", "best_decay_falls", "best_decay_table", "book_runs", "deterministic_lookahead_grows",
+           "estimator_agrees", "estimator_report", "estimator_runs", "estimator_seed", "ESTIMATOR_SETTING",
+           "estimators_over_seeds", "final_losses_over_seeds", "horizon_sweep", "horizons_rank_in_order",
+           "long_ratio_spread", "long_run_report", "lookaheads_disagree", "MARGINS", "median_sweep", "online_agrees",
+           "online_over_seeds", "online_report", "online_runs", "online_unit_config", "over_seeds",
+           "paper_gap_holds", "paper_numbers", "SHORT_FIG2_LOSSES", "short_version_table", "shortest_decays_faster",
+           "shortest_trains_worse", "spread", "Spread", "stochastic_lookahead_shrinks", "surface_report",
+           "truncated_meta_optimization_hurts", "truncation_points_the_papers_way"]

@@ -85,3 +85,16 @@ def test_notebook_opens_on_colab(path):
     assert LAUNCH_CELL_TAG in first["metadata"].get("tags", []), f"{path.name}: no Colab install cell first"
     assert "".join(first["source"]) == launch_cell_source(repository_url())
     assert first.get("outputs") == [], "the install cell must print nothing outside Colab"
+
+
+#: The longest code line a chapter may show: at the book's column width (688 px at 1280 px) and its code font, 88
+#: characters fit without a horizontal scroll bar (issue 15, item 3).
+MAX_CODE_LINE = 88
+
+
+@pytest.mark.parametrize("path", book_notebooks(), ids=lambda p: p.name)
+def test_code_lines_fit_the_column(path):
+    nb = json.loads(path.read_text())
+    long = [(i, line) for i, cell in enumerate(nb["cells"]) if cell["cell_type"] == "code"
+            for line in "".join(cell["source"]).splitlines() if len(line) > MAX_CODE_LINE]
+    assert not long, f"{path.name}: code lines over {MAX_CODE_LINE} characters (cell, line): {long[:5]}"

@@ -149,3 +149,38 @@ def render_sweep(sweep: dict, horizon: int, batch_size: int, *, K: float):
 def close(fig) -> None:
     """Close a figure after it has been shown (keeps memory flat when many frames are rendered)."""
     plt.close(fig)
+
+
+def plot_unrolled_sgd(*, title: str):
+    """ICLR Fig. 4 redrawn: SGD unrolled as a computation graph. Each step ``F_t`` takes the state
+    ``(w_t, v_t)``, a batch ``B_t`` and the hyperparameters ``h`` (shared by every step) to ``(w_{t+1}, v_{t+1})``;
+    the meta-objective ``J`` is the loss of the last state on the evaluation batches ``E``. Forward mode carries the
+    tangent ``u_t = d(w_t, v_t)/dh`` along the same arrows (ICLR Eqs. 8-9), so nothing is stored per step."""
+    fig, ax = new_figure(1, 1, width=7.2, height=2.6)
+    ax.set_xlim(0, 10.4)
+    ax.set_ylim(0, 3.2)
+    ax.axis("off")
+    box = dict(boxstyle="round,pad=0.3", fc="white", ec="black", lw=1.2)
+    step_box = dict(boxstyle="round,pad=0.3", fc="#e8eef7", ec="#1f4e8c", lw=1.2)
+    hyper_box = dict(boxstyle="round,pad=0.3", fc="#fdecd2", ec="#a0522d", lw=1.2)
+    arrow = dict(arrowstyle="-|>", color="black", lw=1.1, shrinkA=12, shrinkB=12)
+    states = [(0.5, r"$w_0, v_0$"), (3.1, r"$w_1, v_1$"), (5.7, r"$w_2, v_2$"), (8.3, r"$w_T, v_T$")]
+    steps = [(1.8, r"$F_0$", r"$B_0$"), (4.4, r"$F_1$", r"$B_1$"), (7.0, r"$\cdots$", r"$B_t$")]
+    y = 1.3
+    for x, label in states:
+        ax.text(x, y, label, ha="center", va="center", fontsize=10, bbox=box)
+    for (x, label, batch), (x0, _), (x1, _) in zip(steps, states[:-1], states[1:]):
+        ax.text(x, y, label, ha="center", va="center", fontsize=10, bbox=step_box)
+        ax.annotate("", xy=(x, y), xytext=(x0, y), arrowprops=dict(arrow, shrinkA=28, shrinkB=12))
+        ax.annotate("", xy=(x1, y), xytext=(x, y), arrowprops=dict(arrow, shrinkA=12, shrinkB=28))
+        ax.text(x, 0.25, batch, ha="center", va="center", fontsize=10)
+        ax.annotate("", xy=(x, y), xytext=(x, 0.25), arrowprops=arrow)
+        ax.annotate("", xy=(x, y), xytext=(5.0, 2.75), arrowprops=dict(arrow, color="#a0522d"))
+    ax.text(5.0, 2.75, r"hyperparameters $h = (\log\alpha_\mathrm{eff}, \log\beta)$", ha="center",
+            va="center", fontsize=10, bbox=hyper_box)
+    ax.text(9.8, y, r"$J$", ha="center", va="center", fontsize=11, bbox=box)
+    ax.annotate("", xy=(9.8, y), xytext=(8.3, y), arrowprops=dict(arrow, shrinkA=28, shrinkB=10))
+    ax.text(9.8, 0.25, r"$E$", ha="center", va="center", fontsize=10)
+    ax.annotate("", xy=(9.8, y), xytext=(9.8, 0.25), arrowprops=arrow)
+    ax.set_title(title)
+    return fig
