@@ -98,3 +98,18 @@ def test_code_lines_fit_the_column(path):
     long = [(i, line) for i, cell in enumerate(nb["cells"]) if cell["cell_type"] == "code"
             for line in "".join(cell["source"]).splitlines() if len(line) > MAX_CODE_LINE]
     assert not long, f"{path.name}: code lines over {MAX_CODE_LINE} characters (cell, line): {long[:5]}"
+
+
+@pytest.mark.parametrize("path", book_notebooks(), ids=lambda p: p.name)
+def test_every_figure_has_alt_text(path):
+    """Every figure a chapter shows carries alt text that says what it shows (cell metadata ``mystnb.image.alt``,
+    which myst-nb writes on the ``<img>``): not empty, not a file name, a sentence (issue 15, item 2)."""
+    nb = json.loads(path.read_text())
+    missing = []
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code" or not any("image/png" in o.get("data", {}) for o in cell.get("outputs", [])):
+            continue
+        alt = cell["metadata"].get("mystnb", {}).get("image", {}).get("alt", "")
+        if len(alt.split()) < 8 or alt.endswith((".png", ".svg")):
+            missing.append(i)
+    assert not missing, f"{path.name}: figure cells without a descriptive alt text: {missing}"
