@@ -96,8 +96,9 @@ def both_within_one_percent_of_the_paper(noise_scale: float) -> bool:
 
 
 def test_the_papers_number_matches_both_fits():
-    """Chapter 3: "The constraint costs almost nothing [...] the paper's 4.25 lies within 1% of both fits, so it
-    cannot tell them apart"."""
+    """Chapter 3: "the constraint changes it by only [...]%. [...] The paper's 4.25 lies within
+    {glue:text}`ch3_paper_within`% of both fits [...], so it cannot tell them apart" (the glued deviation is below
+    1%)."""
     unconstrained, constrained = _paper_fits()
     assert both_within_one_percent_of_the_paper(1.0)
     assert abs(constrained.final_loss / unconstrained.final_loss - 1) < 0.01
@@ -134,3 +135,117 @@ def test_fig1_aggressive_then_decay_beats_conservative():
 def test_fig1_can_fail_without_noise():
     """The twin: without noise the aggressive rate is ahead already at the switch (no bias to see)."""
     assert not short_horizon_prefers_conservative_but_aggressive_wins(noise=False)
+
+
+# --- chapter 3: review claims (greedy without noise, the constraint's effect, the fixed fit, ICLR Fig. 2) ---------
+
+def _max_loss_ratio(p, lrs, momenta) -> float:
+    theta2 = np.asarray(nqm.trajectory(p, lrs, momenta).theta2)
+    return float(np.max(theta2 / theta2[0]))
+
+
+def test_noise_free_greedy_goes_beyond_two_over_hmax_yet_no_coordinate_grows():
+    """Chapter 3: "the greedy schedule itself goes beyond $2/h_{max}$ [...], yet no coordinate's loss ever exceeds
+    its initial value under it"."""
+    p = nqm.paper_problem(noise=False)
+    g = nqm.greedy_schedule(p, 250)
+    assert g.lrs.max() > 2 / float(jnp.max(p.h))
+    assert g.max_loss_ratio <= 1.0
+    assert _max_loss_ratio(p, g.lrs, g.momenta) <= 1.0
+
+
+def test_noise_free_greedy_no_growth_can_fail():
+    """The twin: the same check on a plain-SGD rate just above 2/h_max (no greedy choice) finds growth."""
+    p = nqm.paper_problem(noise=False)
+    lr = 1.05 * 2 / float(jnp.max(p.h))
+    assert not _max_loss_ratio(p, np.full(250, lr), np.zeros(250)) <= 1.0
+
+
+def changes_early_momenta_mainly(a, b, early: int = 15) -> bool:
+    dmu = np.abs(np.asarray(b.momenta) - np.asarray(a.momenta))
+    big = a.momenta[int(np.argmax(dmu[:early]))] > 0.9
+    return bool(big and dmu[:early].max() > 0.1 and dmu[early:].max() < 0.1 * dmu[:early].max())
+
+
+def test_constraint_mainly_changes_the_first_momenta():
+    """Chapter 3: "It mainly changes the momenta of the first steps, where they are near 1: the largest change [...]
+    lowers the momentum from {glue:text}`ch3_dmu_from` to {glue:text}`ch3_dmu_to`, while after step 14 no momentum
+    moves by more than {glue:text}`ch3_dmu_late`" (margin: the late changes are under a tenth of the early one)."""
+    unconstrained, constrained = _paper_fits()
+    assert changes_early_momenta_mainly(unconstrained, constrained)
+
+
+def test_constraint_mainly_changes_the_first_momenta_can_fail():
+    """The twin: with the schedules' steps reversed, the change sits at the end and the check fails."""
+    import dataclasses
+    unconstrained, constrained = _paper_fits()
+    flip = lambda s: dataclasses.replace(s, momenta=np.asarray(s.momenta)[::-1])
+    assert not changes_early_momenta_mainly(flip(unconstrained), flip(constrained))
+
+
+def keeps_rate_and_early_momentum(s, lr_max, min_steps: int = 50, early: int = 10) -> bool:
+    at_max = int(np.argmax(s.lrs < 0.99 * lr_max))
+    return bool(at_max >= min_steps and np.all(np.flatnonzero(s.momenta > 0.9) < early)
+                and np.any(s.momenta > 0.9))
+
+
+def test_optimized_keeps_the_largest_rate_and_a_momentum_near_one_only_early():
+    """Chapter 3: "The optimized schedule keeps the largest allowed learning rate for the first
+    {glue:text}`ch3_opt_steps_at_max` steps [...], with a momentum above 0.9 only in steps
+    {glue:text}`ch3_opt_mu_first` to {glue:text}`ch3_opt_mu_last`" (at least 50 steps; momentum above 0.9 only
+    before step 10)."""
+    unconstrained, _ = _paper_fits()
+    assert keeps_rate_and_early_momentum(unconstrained, float(nqm.default_lr_max(nqm.paper_problem())))
+
+
+def test_optimized_keeps_the_largest_rate_can_fail():
+    """The twin: the greedy schedule collapses its rate at once, and the check fails on it."""
+    p = nqm.paper_problem()
+    assert not keeps_rate_and_early_momentum(nqm.greedy_schedule(p, 250), float(nqm.default_lr_max(p)))
+
+
+def _constant_loss(lr, mu):
+    return float(nqm.constant_schedule_final_loss(nqm.paper_problem(), lr, mu, 250))
+
+
+def flat_valley(lr_of_mu, mus=(0.0, 0.44, 0.94), tol: float = 0.06) -> bool:
+    values = np.array([_constant_loss(lr_of_mu(m), m) for m in mus])
+    return bool(np.all(np.isfinite(values)) and values.max() / values.min() - 1 < tol)
+
+
+def test_fixed_schedule_loss_is_flat_along_constant_effective_rate():
+    """Chapter 3: "the loss lies in a long, flat valley along constant $\\alpha/(1-\\mu)$, falling only from
+    {glue:text}`ch3_valley_0` at momentum 0 to {glue:text}`ch3_valley_94` at momentum 0.94" (less than 6%), and the
+    Adam fit and the grid's best have nearly the same effective rate (within 5%)."""
+    assert flat_valley(lambda m: 0.02 * (1 - m))
+    unconstrained_fixed = nqm.fixed_schedule(nqm.paper_problem(), 250)
+    eff = unconstrained_fixed.lrs[0] / (1 - unconstrained_fixed.momenta[0])
+    assert abs(eff / 0.02 - 1) < 0.05
+
+
+def test_fixed_schedule_valley_can_fail():
+    """The twin: along a constant learning rate (not a constant effective one) the loss is far from flat."""
+    assert not flat_valley(lambda m: 0.011)
+
+
+FIG2_LRS = np.geomspace(1e-3, 1.0, 80)  # chapter 3's grid for ICLR Fig. 2
+
+
+def beyond_stability_and_shrinking(decay: bool) -> bool:
+    p = nqm.paper_problem()
+    kw = {"decay_steps": 50, "decay": 0.9} if decay else {}
+    best = [int(np.argmin(nqm.fixed_lr_meta_objective(p, FIG2_LRS, k, **kw))) for k in (10, 30, 100)]
+    beyond = all(FIG2_LRS[i] > 2 / float(jnp.max(p.h)) for i in best)
+    return bool(beyond and best[0] > best[1] > best[2] and max(best) < len(FIG2_LRS) - 1)
+
+
+def test_with_decay_every_horizon_picks_a_rate_beyond_two_over_hmax():
+    """Chapter 3: "With the decay appended, the floor is removed and every horizon favours a rate beyond $2/h_{max}$
+    [...] The shorter the horizon, the less growth there is to undo, so the further beyond $2/h_{max}$ its choice
+    lies" (and the choice is inside the grid, not on its edge)."""
+    assert beyond_stability_and_shrinking(decay=True)
+
+
+def test_with_decay_beyond_two_over_hmax_can_fail():
+    """The twin: without the decay, no horizon picks a rate beyond 2/h_max."""
+    assert not beyond_stability_and_shrinking(decay=False)

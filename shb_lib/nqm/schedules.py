@@ -482,7 +482,7 @@ def _figure1_one(problem, lr_max, T, steps, adam_lr, use_log):
 def figure1_schedules(T: int = PAPER_T, *, steps: int = PAPER_ADAM_STEPS, adam_lr: float = PAPER_ADAM_LR,
                       noise_scale: float = 1.0) -> dict[str, dict[str, Schedule]]:
     """Greedy, fixed and optimized schedules on :func:`paper_problem` with and without noise (short version Fig. 1a,
-    b; ICLR Fig. 3). Each problem is one jitted call; the two calls run on two threads (XLA releases the GIL), so
+    b, after which it is named; the same figure is ICLR Fig. 3). Each problem is one jitted call; the two calls run on two threads (XLA releases the GIL), so
     the noisy and deterministic fits use both cores of a laptop. Returns
     ``{"noisy": {"greedy": ..., "fixed": ..., "optimized": ...}, "deterministic": {...}}``."""
     T = _check_T(T)

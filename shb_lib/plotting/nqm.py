@@ -91,11 +91,16 @@ def fit_curves_figure(curves: dict, *, paper_value: float | None = None, title: 
     return fig, ax
 
 
-def meta_objective_figure(lrs, solid: dict, dashed: dict, *, decay_steps: int, title: str):
+def meta_objective_figure(lrs, solid: dict, dashed: dict, *, decay_steps: int, title: str,
+                          stability_lr: float | None = None):
     """ICLR Fig. 2: excess loss after ``k`` steps at a fixed learning rate (solid) and after the same ``k`` steps
     followed by ``decay_steps`` exponentially decayed steps (dashed), against the learning rate; the minimiser of
-    each curve is marked. ``solid``/``dashed`` map the horizon ``k`` to an array over ``lrs``. Returns ``(fig, ax)``."""
+    each curve is marked. ``solid``/``dashed`` map the horizon ``k`` to an array over ``lrs``; ``stability_lr``, if
+    given, is drawn as a dotted vertical line (``2/h_max``, where plain SGD at a fixed rate starts to diverge).
+    Returns ``(fig, ax)``."""
     fig, ax = new_figure(1, 1, width=6.4, height=4.0)
+    if stability_lr is not None:
+        ax.axvline(stability_lr, color="0.5", ls=":", lw=1.0, label="$2/h_{max}$")
     for i, k in enumerate(solid):
         c = horizon_color(i)
         ax.plot(lrs, solid[k], color=c, label=f"{k} steps")
