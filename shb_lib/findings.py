@@ -219,33 +219,43 @@ def online_unit_config(seed: int, config=None) -> dict:
     return {"seed": int(seed), **config._asdict()}
 
 
-def online_runs(folder, seeds, dataset=None, config=None) -> dict:
-    """``{seed: arrays}`` of :func:`shb_lib.online.chapter_runs` with ``PRNGKey(seed)``, read from the unit
-    ``online-seed<seed>-<hash>`` in ``folder``; a missing unit is computed (about two minutes on 2 cores) and
-    written there atomically with its configuration and provenance."""
+def seed_units(folder, name: str, seeds, unit_config, compute, dataset=None) -> dict:
+    """``{seed: arrays}``: the unit ``<name>-seed<seed>-<hash>`` of every seed, read from ``folder``; a missing one
+    is ``compute(seed, dataset)`` (MNIST loaded once, only if needed), written there atomically with its
+    configuration ``unit_config(seed)``, wall time and provenance (:func:`experiments.save_unit`)."""
     import time
 
-    import jax
-
-    from . import online
-
-    config = online.OnlineConfig() if config is None else config
     out = {}
     for seed in seeds:
-        ucfg = online_unit_config(seed, config)
-        found = ex.load_unit(folder, f"online-seed{int(seed)}", ucfg)
+        seed, ucfg = int(seed), unit_config(int(seed))
+        found = ex.load_unit(folder, f"{name}-seed{seed}", ucfg)
         if found is None:
             if dataset is None:
                 from .data import load_mnist
 
                 dataset = load_mnist()
             t0 = time.perf_counter()
-            arrays = online.chapter_runs(jax.random.PRNGKey(int(seed)), dataset.train_images, dataset.train_labels,
-                                         dataset.test_images, dataset.test_labels, config)
-            ex.save_unit(folder, f"online-seed{int(seed)}", ucfg, arrays, time.perf_counter() - t0, "book")
-            found = ex.load_unit(folder, f"online-seed{int(seed)}", ucfg)
-        out[int(seed)] = found[0]
+            arrays = compute(seed, dataset)
+            ex.save_unit(folder, f"{name}-seed{seed}", ucfg, arrays, time.perf_counter() - t0, "book")
+            found = ex.load_unit(folder, f"{name}-seed{seed}", ucfg)
+        out[seed] = found[0]
     return out
+
+
+def online_runs(folder, seeds, dataset=None, config=None) -> dict:
+    """``{seed: arrays}`` of :func:`shb_lib.online.chapter_runs` with ``PRNGKey(seed)`` (:func:`seed_units`, units
+    ``online-seed<seed>-<hash>``; a missing seed takes 3 to 12 minutes on 2 cores)."""
+    import jax
+
+    from . import online
+
+    config = online.OnlineConfig() if config is None else config
+
+    def compute(seed, d):
+        return online.chapter_runs(jax.random.PRNGKey(seed), d.train_images, d.train_labels, d.test_images,
+                                   d.test_labels, config)
+
+    return seed_units(folder, "online", seeds, lambda seed: online_unit_config(seed, config), compute, dataset)
 
 
 def online_over_seeds(runs: dict) -> dict:
@@ -364,26 +374,11 @@ def estimator_seed(seed: int, dataset, setting: dict = ESTIMATOR_SETTING) -> dic
 
 
 def estimator_runs(folder, seeds, dataset=None, setting: dict = ESTIMATOR_SETTING) -> dict:
-    """``{seed: arrays}`` of :func:`estimator_seed`, read from the unit ``estimators-seed<seed>-<hash>`` in
-    ``folder``; a missing unit is computed (about a minute on 2 cores) and written there atomically."""
-    import time
-
-    out = {}
-    for seed in seeds:
-        ucfg = {"seed": int(seed), **{k: list(v) if isinstance(v, tuple) else v for k, v in setting.items()}}
-        name = f"estimators-seed{int(seed)}"
-        found = ex.load_unit(folder, name, ucfg)
-        if found is None:
-            if dataset is None:
-                from .data import load_mnist
-
-                dataset = load_mnist()
-            t0 = time.perf_counter()
-            arrays = estimator_seed(seed, dataset, setting)
-            ex.save_unit(folder, name, ucfg, arrays, time.perf_counter() - t0, "book")
-            found = ex.load_unit(folder, name, ucfg)
-        out[int(seed)] = found[0]
-    return out
+    """``{seed: arrays}`` of :func:`estimator_seed` (:func:`seed_units`, units ``estimators-seed<seed>-<hash>``; a
+    missing seed takes 6 to 9 minutes on 2 cores)."""
+    plain = {k: list(v) if isinstance(v, tuple) else v for k, v in setting.items()}
+    return seed_units(folder, "estimators", seeds, lambda seed: {"seed": seed, **plain},
+                      lambda seed, d: estimator_seed(seed, d, setting), dataset)
 
 
 def estimator_report(stats: dict) -> str:
@@ -538,7 +533,7 @@ def paper_gap_holds(spread_final: Spread, margin: float = 1000.0) -> bool:
     return spread_final.q25 > margin
 
 
-__all__ = ["agrees", "best_decay_falls", "best_decay_table", "book_runs", "deterministic_lookahead_grows",
+__all__ = ["seed_units", "agrees", "best_decay_falls", "best_decay_table", "book_runs", "deterministic_lookahead_grows",
            "estimator_agrees", "estimator_report", "estimator_runs", "estimator_seed", "ESTIMATOR_SETTING",
            "estimators_over_seeds", "final_losses_over_seeds", "horizon_sweep", "horizons_rank_in_order",
            "long_ratio_spread", "long_run_report", "lookaheads_disagree", "MARGINS", "median_sweep", "online_agrees",

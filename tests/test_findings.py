@@ -120,3 +120,17 @@ def test_best_decay_table_lists_each_frames_best_beta():
              "loss": np.array([[[2.0, 1.0], [2.0, 1.0]], [[1.0, 2.0], [1.0, 2.0]]])}
     md = fd.best_decay_table(sweep).markdown()
     assert "| horizon 50 | 10 | 10 |" in md and "| horizon 1000 | 0.1 | 0.1 |" in md
+
+
+def test_seed_units_compute_a_missing_seed_once_then_read_it(tmp_path):
+    calls = []
+
+    def compute(seed, dataset):
+        calls.append(seed)
+        return {"x": np.array([seed, 2.0 * seed])}
+
+    cfg = lambda seed: {"seed": seed, "what": "test"}  # noqa: E731
+    first = fd.seed_units(tmp_path, "unit", [1, 2], cfg, compute, dataset=object())
+    again = fd.seed_units(tmp_path, "unit", [1, 2], cfg, compute, dataset=object())
+    assert calls == [1, 2] and again[2]["x"].tolist() == first[2]["x"].tolist() == [2.0, 4.0]
+    assert len(list(tmp_path.glob("unit-seed*-*.json"))) == 2
