@@ -27,7 +27,8 @@ OTHER_ISA = "SSE4_2"
 @pytest.mark.parametrize("chapter", NETWORK_CHAPTERS)
 def test_chapter_reproduces_with_another_instruction_set(chapter):
     env = dict(os.environ, XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} --xla_cpu_max_isa={OTHER_ISA}".strip())
-    cmd = [sys.executable, "-m", "pytest", str(ROOT / "book" / chapter), "-q"]
+    # one notebook, one process: no xdist workers inside this subprocess (the suite's own run spreads the chapters)
+    cmd = [sys.executable, "-m", "pytest", str(ROOT / "book" / chapter), "-q", "-n", "0"]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, (
         f"{chapter} under XLA_FLAGS=--xla_cpu_max_isa={OTHER_ISA}: nbval failed (exit {proc.returncode})\n"
