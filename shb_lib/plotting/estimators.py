@@ -14,16 +14,17 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter
 
-from .. import optim
-from . import MarkdownTable, horizon_color, new_figure
+from .. import decay as optim
+from . import INK, PALETTE, MarkdownTable, grid_figure, horizon_color, new_figure, suptitle
 
-#: Colour of each estimator family (truncated backprop uses the horizon colours when several K are drawn).
+#: Colour of each estimator family (truncated backprop uses the horizon colours when several K are drawn): the
+#: truncated ones in the short horizon's vermillion and the reddish purple, the unbiased ones in crimson and grey.
 ESTIMATOR_COLORS = {
-    "truncated backprop": "#d62728",
-    "truncated ES": "#e377c2",
-    "persistent ES": "#9467bd",
-    "ES": "#8c564b",
-    "exact": "#000000",
+    "truncated backprop": PALETTE["vermillion"],
+    "truncated ES": PALETTE["reddish purple"],
+    "persistent ES": PALETTE["crimson"],
+    "ES": PALETTE["grey"],
+    "exact": INK,
 }
 
 
@@ -73,7 +74,7 @@ def plot_bias_variance(Ks, stats, exact_curve, T):
 
     stats: ``{name: [EstimatorStats per K]}``; exact_curve: ``(K values, exact |E g_K - grad J|)``.
     """
-    fig, (ax_b, ax_s) = new_figure(2, width=10.0, height=4.0)
+    fig, (ax_b, ax_s) = new_figure(2, height=4.0)
     Ks = np.asarray(Ks, dtype=float)
     shifts = np.linspace(0.85, 1.15, len(stats))  # side by side on the log axis
     for (name, per_K), shift in zip(stats.items(), shifts):
@@ -82,19 +83,18 @@ def plot_bias_variance(Ks, stats, exact_curve, T):
         err = [2 * s.bias_norm_se for s in per_K]
         ax_b.errorbar(Ks * shift, bias, yerr=err, fmt="o", color=c, capsize=3, label=name)
         ax_s.plot(Ks, [s.total_std for s in per_K], "o-", color=c, label=name)
-    ax_b.plot(*exact_curve, "k--", lw=1.2, label="truncated, exact (moments)")
-    ax_b.axhline(0.0, color="k", lw=0.8)
+    ax_b.plot(*exact_curve, "--", color=INK, lw=1.2, label="truncated, exact")
+    ax_b.axhline(0.0, color=INK, lw=0.8)
     for ax in (ax_b, ax_s):
         ax.set_xscale("log")
-        ax.set_xlabel(f"window K (steps; T = {T})")
+        ax.set_xlabel(f"window K (T = {T})")
     ax_s.set_yscale("log")
     ax_b.set_ylabel(r"bias $|E[g] - \nabla J|$")
     ax_s.set_ylabel(r"std of one estimate $\sqrt{\mathrm{tr\,Cov}[g]}$")
-    ax_b.set_title("Truncation is biased until K = T; PES is not")
-    ax_s.set_title("The price of PES: a noisier estimate")
+    ax_b.set_title("Truncation is biased\nuntil K = T; PES is not")
+    ax_s.set_title("The price of PES:\na noisier estimate")
     ax_b.legend(loc="center left")
-    ax_s.legend()
-    fig.suptitle("How biased and how noisy is each estimator as the window K grows?", fontweight="bold")
+    suptitle(fig, "How biased and how noisy is each estimator as the window K grows?")
     return fig
 
 
@@ -107,18 +107,18 @@ def plot_meta_optimization(paths, endpoints, colors, optimum, grid, schedule_val
     grid: ``(log alpha_0 values, log beta values, J on the grid (n_beta, n_alpha))``;
     schedule_values: ``phi -> (alpha_0 .. alpha_{T-1})``.
     """
-    fig, (ax_p, ax_s) = new_figure(2, width=10.0, height=4.2)
+    fig, (ax_p, ax_s) = new_figure(2, height=4.0)
     la, lb, J = grid
     cs = ax_p.contourf(np.exp(la), np.exp(lb), np.log10(J), levels=15, cmap="Greys_r", alpha=0.6)
     fig.colorbar(cs, ax=ax_p, label=r"$\log_{10} J$")
     t = np.arange(1, T + 1)
     for label, path in paths.items():
-        ax_p.plot(np.exp(path[:, 0]), np.exp(path[:, 1]), "-", color=colors[label], lw=1.0, alpha=0.8)
+        ax_p.plot(np.exp(path[:, 0]), np.exp(path[:, 1]), "-", color=colors[label], lw=1.0)
         end = endpoints[label]
         ax_p.plot(np.exp(end[0]), np.exp(end[1]), "o", color=colors[label], ms=6, mec="k", mew=0.6)
         ax_s.plot(t, schedule_values(end), color=colors[label], label=label)
-    ax_p.plot(np.exp(optimum[0]), np.exp(optimum[1]), "*", color="k", ms=14, mfc="w", label="long-horizon optimum")
-    ax_s.plot(t, schedule_values(optimum), "k--", lw=2.2, label="long-horizon optimum")
+    ax_p.plot(np.exp(optimum[0]), np.exp(optimum[1]), "*", color=INK, ms=14, mfc="w", label="long-horizon optimum")
+    ax_s.plot(t, schedule_values(optimum), "--", color=INK, lw=2.2, label="long-horizon optimum")
     ax_p.set_xscale("log")
     ax_p.set_yscale("log")
     for axis, ticks in ((ax_p.xaxis, [0.03, 0.05, 0.1, 0.15]), (ax_p.yaxis, [0.5, 1, 2, 5, 10, 20])):
@@ -128,14 +128,13 @@ def plot_meta_optimization(paths, endpoints, colors, optimum, grid, schedule_val
     ax_p.set_xlabel(r"$\alpha_0$")
     ax_p.set_ylabel(r"$\beta$")
     ax_p.set_title("Paths of Adam on (α₀, β)")
-    ax_p.legend(loc="lower left")
     ax_s.set_xscale("log")
     ax_s.set_yscale("log")
     ax_s.set_xlabel("step t")
     ax_s.set_ylabel(r"learning rate $\alpha_t$")
     ax_s.set_title("Learned schedules")
-    ax_s.legend(fontsize=8)
-    fig.suptitle("Where does meta-optimization with each estimator end?", fontweight="bold")
+    fig.legend(*ax_s.get_legend_handles_labels(), loc="outside lower center", ncols=3)
+    suptitle(fig, "Where does meta-optimization with each estimator end?")
     return fig
 
 
@@ -169,9 +168,10 @@ def plot_reference_bias(windows, estimates, reference, T):
     ``± 2`` standard errors, and the std of one estimate.
 
     windows: ``{name: K values}``; estimates: ``{name: (len(K values), R, 2)}``; reference: ``(R', 2)`` estimates
-    of the unbiased reference (backpropagation through the whole run).
+    of the unbiased reference (backpropagation through the whole run). Two panels a row; the fourth slot holds
+    the legend.
     """
-    fig, axes = new_figure(3, width=14.0, height=4.0)
+    fig, axes, spare = grid_figure(3, row_height=3.0, sharex=True)
     mean_se = lambda e: (e.mean(axis=-2), e.std(axis=-2, ddof=1) / np.sqrt(e.shape[-2]))
     ref_mean, ref_se = mean_se(np.asarray(reference))
     shifts = np.linspace(0.85, 1.15, len(estimates))
@@ -180,31 +180,33 @@ def plot_reference_bias(windows, estimates, reference, T):
         for j, ax in enumerate(axes[:2]):
             ax.errorbar(Ks * shift, m[:, j], yerr=2 * se[:, j], fmt="o", color=c, capsize=3, label=name)
         axes[2].plot(Ks, np.linalg.norm(np.asarray(e).std(axis=1, ddof=1), axis=-1), "o-", color=c, label=name)
-    titles = [r"mean $\partial J/\partial \log\alpha_0$ (> 0: descent lowers $\alpha_0$)",
-              r"mean $\partial J/\partial \log\beta$ (< 0: descent decays faster)"]
+    titles = ["mean $\\partial J/\\partial \\log\\alpha_0$\n(> 0: descent lowers $\\alpha_0$)",
+              "mean $\\partial J/\\partial \\log\\beta$\n(< 0: descent decays faster)"]
     for j, ax in enumerate(axes[:2]):
         band = (ref_mean[j] - 2 * ref_se[j], ref_mean[j] + 2 * ref_se[j])
         ax.axhspan(*band, color="k", alpha=0.15, label="whole run (reference) ± 2 se")
-        ax.axhline(0.0, color="k", lw=0.8)
-        ax.set_title(titles[j], fontsize=10)
+        ax.axhline(0.0, color=INK, lw=0.8)
+        ax.set_title(titles[j])
         # the axis spans every mean and the band; the widest error bars (noisy estimators) may leave the panel
         means = np.concatenate([np.asarray(e).mean(axis=-2)[:, j] for e in estimates.values()] + [np.array(band)])
         pad = 0.25 * (means.max() - means.min())
         ax.set_ylim(means.min() - pad, means.max() + pad)
     axes[2].set_yscale("log")
     axes[2].set_ylabel(r"std of one estimate $\sqrt{\mathrm{tr\,Cov}[g]}$")
-    axes[2].set_title("How noisy is one estimate?", fontsize=10)
+    axes[2].set_title("How noisy is one estimate?")
     for ax in axes:
         ax.set_xscale("log")
-        ax.set_xlabel(f"window K (steps; T = {T})")
-    axes[0].legend(fontsize=8)
-    fig.suptitle("On MNIST, which way does each estimator push the schedule, and how noisy is it?", fontweight="bold")
+    for ax in axes[1:]:
+        ax.set_xlabel(f"window K (T = {T})")
+        ax.xaxis.set_tick_params(labelbottom=True)
+    spare[0].legend(*axes[0].get_legend_handles_labels(), loc="center")
+    suptitle(fig, "On MNIST, which way does each estimator push the schedule, and how noisy is it?")
     return fig
 
 
 def plot_meta_paths(paths, colors):
     """``alpha_0`` and ``beta`` along meta-optimization paths ``{label: (M+1, 2)}`` in ``(log alpha_0, log beta)``."""
-    fig, axes = new_figure(2, width=10.0, height=3.6)
+    fig, axes = new_figure(2, height=3.4)
     for label, path in paths.items():
         for j, ax in enumerate(axes):
             ax.plot(np.exp(np.asarray(path)[:, j]), "o-", ms=3, color=colors[label], label=label)
@@ -212,8 +214,7 @@ def plot_meta_paths(paths, colors):
         ax.set_xlabel("meta-step")
         ax.set_ylabel(name)
     axes[0].legend()
-    fig.suptitle("On MNIST, where does meta-optimization go with a truncated and a whole-run estimator?",
-                 fontweight="bold")
+    suptitle(fig, "On MNIST, where does meta-optimization go with a truncated and a whole-run estimator?")
     return fig
 
 

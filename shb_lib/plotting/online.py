@@ -1,49 +1,53 @@
 """Figures of the online meta-optimization chapter (ICLR version, section 3.3, Figs. 7 and 8).
 
 Colours by meaning, as in the rest of the book: the 5-step lookahead is a *short horizon*, drawn in the colour of the
-shortest horizon (red, also the book's "greedy"); the deterministic lookahead in purple; the hand-tuned fixed
-learning rate in the grey of "fixed" schedules.
+shortest horizon (vermillion, also the book's "greedy"); the deterministic lookahead in crimson; the hand-tuned fixed
+learning rate in the grey of "fixed" schedules. Several runs of one kind differ by line style (solid: the largest
+initial rate), not by transparency, which would lower their contrast.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import SCHEDULE_COLORS, horizon_color, new_figure
+from . import FIG_WIDTH, INK, PALETTE, SCHEDULE_COLORS, horizon_color, new_figure, suptitle
 
 #: Colour of each kind of online run.
 ONLINE_COLORS = {
     "stochastic": horizon_color(0),
-    "deterministic": "#9467bd",
+    "deterministic": PALETTE["crimson"],
     "hand-tuned": SCHEDULE_COLORS["fixed"],
 }
 
 
 def _label_adaptation_stop(ax, step):
-    ax.axvline(step, color="k", lw=0.8, ls=":")
+    ax.axvline(step, color=INK, lw=0.8, ls=":")
 
 
-def plot_online(smd, baseline, title: str, *, width: float = 9.6, height: float = 3.6):
+#: Line styles of several runs of one kind, from the largest initial rate to the smallest.
+RUN_STYLES = ["-", (0, (5, 1.5)), (0, (3, 1, 1, 1)), (0, (1, 1))]
+
+
+def plot_online(smd, baseline, title: str, *, width: float = FIG_WIDTH, height: float = 3.6):
     """Training loss (left) and effective learning rate (right) against steps, log scales (ICLR Figs. 7-8).
 
     ``smd`` is an :class:`shb_lib.online.OnlineResult` with one or more SMD runs (one line per initial
-    ``alpha_eff``, lighter for smaller ones), ``baseline`` one with the hand-tuned run(s). A dotted line marks the
-    step where adaptation stops and the exponential decay begins; a cross marks the last finite loss of a run that
-    diverged. Returns ``(fig, axes)``.
+    ``alpha_eff``, solid for the largest, then dashed, dash-dotted and dotted), ``baseline`` one with the
+    hand-tuned run(s). A dotted line marks the step where adaptation stops and the exponential decay begins; a cross
+    marks the last finite loss of a run that diverged. Returns ``(fig, axes)``.
     """
     fig, (ax_loss, ax_lr) = new_figure(2, 1, width=width, height=height)
     kind = "stochastic" if smd.config.stochastic else "deterministic"
     color = ONLINE_COLORS[kind]
     n = len(smd.alpha)
-    shades = np.linspace(0.45, 1.0, n) if n > 1 else [1.0]
     order = np.argsort(smd.alpha / (1 - smd.mu))
     for rank, i in enumerate(order):
         a0 = smd.alpha[i] / (1 - smd.mu[i])
         label = f"SMD, {kind} lookahead" if rank == n - 1 else None
-        kw = dict(color=color, alpha=float(shades[rank]), lw=1.5)
+        kw = dict(color=color, lw=1.5, ls=RUN_STYLES[min(n - 1 - rank, len(RUN_STYLES) - 1)])
         ax_loss.plot(smd.step, smd.train_loss[i], label=label, **kw)
         ax_lr.plot(smd.lr_step, smd.alpha_eff[i], **kw)
-        ax_lr.annotate(f"{a0:.3g}", (smd.lr_step[0], smd.alpha_eff[i, 0]), fontsize=7, color=color,
+        ax_lr.annotate(f"{a0:.3g}", (smd.lr_step[0], smd.alpha_eff[i, 0]), fontsize=9, color=color,
                        xytext=(-4, 0), textcoords="offset points", ha="right", va="center")
         if smd.diverged[i]:
             last = np.flatnonzero(np.isfinite(smd.train_loss[i]))[-1]
@@ -58,14 +62,14 @@ def plot_online(smd, baseline, title: str, *, width: float = 9.6, height: float 
         _label_adaptation_stop(ax, smd.config.adapt_steps)
     ax_loss.set_ylabel("training loss")
     ax_lr.set_ylabel(r"effective learning rate $\alpha_{\mathrm{eff}}$")
-    ax_lr.set_xlim(-0.08 * smd.config.steps, None)
+    ax_lr.set_xlim(-0.16 * smd.config.steps, None)
     ax_loss.legend(loc="upper right")
-    ax_lr.text(smd.config.adapt_steps, ax_lr.get_ylim()[1], " adaptation stops", fontsize=8, va="top")
-    fig.suptitle(title, fontweight="bold")
+    ax_lr.text(smd.config.adapt_steps, ax_lr.get_ylim()[1], " adaptation\n stops", fontsize=9, va="top")
+    suptitle(fig, title)
     return fig, (ax_loss, ax_lr)
 
 
-def plot_lookahead_surface(surfaces: dict, hand_tuned: float, title: str, *, width: float = 6.4,
+def plot_lookahead_surface(surfaces: dict, hand_tuned: float, title: str, *, width: float = FIG_WIDTH,
                            height: float = 3.8):
     """Mean lookahead loss ``E[J(alpha_eff)]`` against ``alpha_eff`` (log-log), one curve per lookahead kind.
 
@@ -86,5 +90,5 @@ def plot_lookahead_surface(surfaces: dict, hand_tuned: float, title: str, *, wid
     ax.set_xlabel(r"effective learning rate $\alpha_{\mathrm{eff}}$ of the lookahead")
     ax.set_ylabel("mean loss after the lookahead")
     ax.legend(loc="lower left")
-    ax.set_title(title)
+    suptitle(fig, title)
     return fig, ax
