@@ -1,4 +1,4 @@
-"""Sliders that work everywhere: in the static book opened from disk, and live in a running kernel.
+"""Sliders that work everywhere: in the static book opened from disk, and live in a running JupyterLab kernel.
 
 A chapter shows how a figure depends on a few settings with one call, as the last line of a cell::
 
@@ -10,30 +10,32 @@ A chapter shows how a figure depends on a few settings with one call, as the las
 ``render(**params)`` draws one :class:`matplotlib.figure.Figure` (pure: same parameters, same picture). It is called
 once per point of the grid's cartesian product, ahead of time, and the frames are shipped with the output.
 
-How the two parts coexist
--------------------------
-* **Static slider (always, the primary output).** One ``text/html`` output holding the controls
+One set of controls, precomputed or live
+----------------------------------------
+* **Static slider (the stored output).** One ``text/html`` output holding the controls
   (``<input type=range>``, one per parameter), the current frame (``<img>``) and every precomputed frame as a base64
   PNG data URI in a JSON blob, plus a small inline script that swaps the image when a slider moves. No CDN, no module
   loading, no ``fetch``, no kernel: it works in the built book opened from ``file://``, on a web server, in JupyterLab,
-  the classic notebook and VS Code (wherever the output is trusted to run scripts; where it is not, the first frame
-  is shown with a one-line note instead of dead controls). The HTML is byte-for-byte deterministic for a given
-  machine: the element id is a hash of title and grid, frames are written without PNG metadata, nothing depends on
-  time, randomness or global counters.
-* **Live controls (only in an interactive front-end).** When the cell runs in a kernel with a human in front of it
-  (JupyterLab / Notebook 7, i.e. a kernel started by a Jupyter server; VS Code; Colab), a box of ipywidgets
-  appears *under* the static slider, headed "Live", whose sliders call ``render`` again in the kernel on every change
-  (optionally over a finer ``live_grid``). Batch executions -- ``python -m shb_lib.book run``, nbval, jupyter-book,
-  nbclient, a plain ``python`` or ``ipython`` -- create no widget at all. So the notebooks committed to the
-  repository, and the book built from them, carry only the static slider: no saved widget state, no CDN-loaded
-  controls that would move without recomputing. Override the detection with ``live=True/False`` or the environment
-  variable ``SHB_LIVE=1`` / ``SHB_LIVE=0``. One trap: a batch run started from *inside* a Jupyter kernel (``!python
-  -m shb_lib.book run`` in a cell) inherits ``JPY_SESSION_NAME`` and would store live controls; run it from a
-  terminal or with ``SHB_LIVE=0`` (``tests/test_widgets.py`` fails on chapters that stored them).
+  the classic notebook and VS Code wherever the output is trusted to run scripts (in JupyterLab: once the cell has
+  run, or after "Trust Notebook"); where it is not, the first frame is shown with a one-line note instead of dead
+  controls. The range inputs carry ``data-lm-suppress-shortcuts`` (Lumino skips key bindings for an element
+  that has it) so that JupyterLab's command-mode shortcuts leave the arrow keys to a focused slider. The HTML is byte-for-byte deterministic for a given machine: the element
+  id is a hash of title and grid, frames are written without PNG metadata, nothing depends on time, randomness or
+  global counters.
+* **Live controls (instead of it, with a person at the kernel).** When the cell runs in a kernel that
+  :func:`live_frontend` recognises (JupyterLab started with :mod:`shb_lib.lab`'s save hook: ``python -m
+  shb_lib.book lab``; Colab) and the call gives a ``live_grid`` (finer values, or continuous ranges), one box of
+  ipywidgets replaces the static slider: its sliders call ``render`` again in the kernel on every change, the status
+  line says how long the figure took, and the figure is drawn at twice its dpi and shown at its CSS size (crisp,
+  never stretched). No frame is precomputed then. The output is marked with :data:`LIVE_METADATA_KEY` (the static
+  slider's id), and the save hook writes the notebook with the stored static slider of that id in its place: a
+  saved chapter reopens without "Error displaying widget: model not found" and keeps its committed output. Batch
+  executions -- ``python -m shb_lib.book run``, nbval, jupyter-book, nbclient, a plain ``python`` or ``ipython`` --
+  and a ``jupyter lab`` without the hook create no widget at all. Override the detection with
+  ``live=True/False`` or the environment variable ``SHB_LIVE=1`` / ``SHB_LIVE=0``.
 
 nbval compares the static slider's ``text/html`` byte for byte, frames included, so a chapter whose figures change
-fails as it should; the live box (only ever stored when forced) is an ``application/vnd.jupyter.widget-view+json``
-output, whose random model ids nbval does not compare.
+fails as it should.
 
 Stable hooks for tests (``tests/test_browser.py``): the container is ``div.shb-slider[data-slider-id]``; each
 parameter has ``input[type=range][data-param=NAME]`` whose value is the *index* into that parameter's values and an
@@ -58,7 +60,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "LIVE_METADATA_KEY",
+    "LIVE_PIXEL_RATIO",
     "MAX_BYTES",
+    "SAVE_HOOK_ENV",
     "LiveControls",
     "StaticSlider",
     "frame_key",
@@ -394,6 +399,7 @@ def static_slider(
     controls = "\n".join(
         f'<label class="shb-slider-control"><span class="shb-slider-name">{esc(p.display)}</span>'
         f'<input type="range" min="0" max="{len(p.values) - 1}" step="1" value="{index[p.name]}" '
+        f'data-lm-suppress-shortcuts="true" '
         f'data-param="{p.name}" aria-label="{esc(p.display)}" aria-valuetext="{esc(p.labels[index[p.name]])}">'
         f'<output class="shb-slider-value" data-param="{p.name}">{esc(p.labels[index[p.name]])}</output></label>'
         for p in params
@@ -403,13 +409,13 @@ def static_slider(
     html = f"""<div class="shb-slider" data-slider-id="{sid}" data-frames="{n}">
 <style>{_CSS}</style>
 <div class="shb-slider-title">{esc(str(title))}</div>
-<div class="shb-slider-controls" hidden>
+<div class="shb-slider-controls" data-lm-suppress-shortcuts="true" hidden="hidden">
 {controls}
 </div>
 <img class="shb-slider-frame" data-frame-key="{esc(init_key)}" width="{width}" height="{height}"
  alt="{esc(str(title))} ({esc(shown)})" src="{init_uri}">
 <p class="shb-slider-note shb-slider-nojs">Showing one frame ({esc(shown)}): moving the sliders needs JavaScript
-(in Jupyter: trust the notebook, or run the cell).</p>
+(in JupyterLab: run the cell, or trust the notebook from the command palette).</p>
 <p class="shb-slider-note">{n} precomputed frames ({dims}); the sliders work without a Python kernel.</p>
 <script type="application/json" class="shb-slider-data">{_json_for_script(data)}</script>
 <script>
@@ -429,18 +435,86 @@ def static_slider(
 # live controls
 # --------------------------------------------------------------------------------------------------------------------
 
+#: Pixel density of the live figure: it is drawn at this many device pixels per CSS pixel and shown at its CSS size
+#: (the figure's inches x the style's dpi), so it is crisp on a 2x (HiDPI) screen and never stretched.
+LIVE_PIXEL_RATIO = 2
+
+#: Output metadata key that marks a live output; :mod:`shb_lib.lab`'s save hook replaces such outputs by the stored
+#: static slider with the same id before JupyterLab writes the notebook.
+LIVE_METADATA_KEY = "shb_live"
+
+#: Set in the environment of a Jupyter server that runs :mod:`shb_lib.lab`'s save hook (its kernels inherit it).
+SAVE_HOOK_ENV = "SHB_LAB_SAVE_HOOK"
+
+
+@dataclass(frozen=True)
+class _LiveParam:
+    name: str
+    display: str
+    kind: str  # "select" (a list of values), "int" or "float" (a range)
+    values: tuple = ()  # select: the values; int/float: (low, high, step)
+    labels: tuple = ()  # select: the labels
+
+
+def _live_params(grid: Mapping[str, Any], labels, names) -> list[_LiveParam]:
+    """The live controls' parameters: a list of values gives a selection slider, a range ``(low, high)`` or
+    ``(low, high, step)`` a continuous one (integers: step 1; reals: 200 steps by default)."""
+    if not isinstance(grid, Mapping) or not grid:
+        raise ValueError("live_grid must be a non-empty dict {parameter: [values, ...] or (low, high[, step])}")
+    names = dict(names or {})
+    out = []
+    listed = {k: v for k, v in grid.items() if not isinstance(v, tuple)}
+    plist = {p.name: p for p in _params(listed, {k: v for k, v in (labels or {}).items() if k in listed},
+                                         {k: v for k, v in names.items() if k in listed})} if listed else {}
+    for name, spec in grid.items():
+        if name in plist:
+            p = plist[name]
+            out.append(_LiveParam(name, p.display, "select", p.values, p.labels))
+            continue
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"live_grid parameter names must be Python identifiers, got {name!r}")
+        if len(spec) not in (2, 3) or any(isinstance(v, bool) or not isinstance(v, numbers.Real) for v in spec):
+            raise ValueError(f"live_grid[{name!r}] = {spec!r}: a range must be (low, high) or (low, high, step) numbers")
+        low, high = spec[0], spec[1]
+        if not low < high:
+            raise ValueError(f"live_grid[{name!r}] = {spec!r}: low must be < high")
+        integer = all(isinstance(v, numbers.Integral) for v in spec)
+        step = spec[2] if len(spec) == 3 else (1 if integer else (high - low) / 200)
+        if not step > 0:
+            raise ValueError(f"live_grid[{name!r}] = {spec!r}: step must be > 0")
+        vals = (int(low), int(high), int(step)) if integer else (float(low), float(high), float(step))
+        out.append(_LiveParam(name, str(names.get(name, name)), "int" if integer else "float", vals))
+    return out
+
+
+def _live_value(p: _LiveParam, wanted: Any) -> Any:
+    """The control's starting value: ``wanted`` if the control can show it (clipped into a range), else its first."""
+    if p.kind == "select":
+        keys = [_value_str(v) for v in p.values]
+        if wanted is not None and _value_str(wanted) in keys:
+            return p.values[keys.index(_value_str(wanted))]
+        return p.values[0]
+    low, high, _ = p.values
+    if wanted is None or isinstance(wanted, bool) or not isinstance(wanted, numbers.Real):
+        return low
+    value = min(max(wanted, low), high)
+    return int(round(value)) if p.kind == "int" else float(value)
+
 
 class LiveControls:
     """ipywidgets controls that call ``render`` in the kernel whenever a value changes.
 
-    ``widget`` is the box to display: a header, one ``SelectionSlider`` per parameter (``sliders[name]``), a status
-    line and an ``Image`` (``image.value`` holds the PNG of the current parameters). Results are cached per key, so
-    moving back to a value already seen does not recompute. ``calls`` lists the parameters of every render call."""
+    ``widget`` is the box to display: a title, one slider per parameter (``sliders[name]``: a ``SelectionSlider``
+    for a list of values, an ``IntSlider`` / ``FloatSlider`` for a range), a status line that says how long the
+    figure took to draw, and an ``Image`` (``image.value`` holds the PNG of the current parameters, drawn at
+    :data:`LIVE_PIXEL_RATIO` x the figure's dpi and shown at the figure's CSS size). Results are cached per key,
+    so moving back to a value already seen does not recompute. ``calls`` lists the parameters of every render call,
+    ``seconds`` the time of the last one."""
 
     def __init__(
         self,
         render: Callable[..., Any],
-        grid: Mapping[str, Sequence[Any]],
+        grid: Mapping[str, Any],
         *,
         title: str,
         labels=None,
@@ -453,31 +527,36 @@ class LiveControls:
         self.render = render
         self.title = str(title)
         self.dpi = dpi
-        self.params = _params(grid, labels, names)
-        index = _initial_index(self.params, initial)
+        self.params = _live_params(grid, labels, names)
+        initial = dict(initial or {})
+        unknown = set(initial) - {p.name for p in self.params}
+        if unknown:
+            raise ValueError(f"initial values given for parameters not in the live grid: {sorted(unknown)}")
         self.calls: list[dict[str, Any]] = []
-        self._cache: dict[str, bytes] = {}
-        self.sliders = {
-            p.name: W.SelectionSlider(
-                options=list(zip(p.labels, p.values)),
-                value=p.values[index[p.name]],
-                description=p.display,
-                continuous_update=False,
-                style={"description_width": "initial"},
-                layout=W.Layout(width="28em"),
-            )
-            for p in self.params
-        }
-        self.header = W.HTML(
-            f"<b>Live</b> &mdash; {_html.escape(self.title)}: these controls recompute the figure with "
-            "<code>shb_lib</code> in your kernel."
-        )
+        self.seconds: float | None = None
+        self._cache: dict[str, tuple[bytes, int, float]] = {}
+        common = dict(description_width="initial")
+        self.sliders = {}
+        for p in self.params:
+            value = _live_value(p, initial.get(p.name))
+            kw = dict(value=value, description=p.display, continuous_update=False, style=common,
+                      layout=W.Layout(width="28em"))
+            if p.kind == "select":
+                self.sliders[p.name] = W.SelectionSlider(options=list(zip(p.labels, p.values)), **kw)
+            else:
+                cls = W.IntSlider if p.kind == "int" else W.FloatSlider
+                low, high, step = p.values
+                extra = {} if p.kind == "int" else {"readout_format": ".3g"}
+                self.sliders[p.name] = cls(min=low, max=high, step=step, **kw, **extra)
+        self.header = W.HTML(f"<b>{_html.escape(self.title)}</b>")
         self.status = W.HTML()
         self.image = W.Image(format="png")
+        controls = W.HBox(list(self.sliders.values()), layout=W.Layout(flex_flow="row wrap"))
         self.widget = W.VBox(
-            [self.header, *self.sliders.values(), self.status, self.image],
-            layout=W.Layout(border="1px solid #ccc", padding="0.5em", margin="0.5em 0"),
+            [self.header, controls, self.status, self.image],
+            layout=W.Layout(margin="0.5em 0", align_items="flex-start"),
         )
+        self.widget.add_class("shb-live")
         for s in self.sliders.values():
             s.observe(self._on_change, names="value")
         self.update()
@@ -494,22 +573,43 @@ class LiveControls:
         self.update()
 
     def update(self) -> None:
-        """Render the current parameters (or take them from the cache) and show the result."""
+        """Render the current parameters (or take them from the cache) and show the result with its drawing time."""
+        import time
+
+        import matplotlib.pyplot as plt
+
         params = self.values()
         key = frame_key(params)
+        shown = _html.escape(", ".join(f"{p.display} = {params[p.name]:.3g}" if p.kind == "float"
+                                       else f"{p.display} = {params[p.name]}" for p in self.params))
         if key not in self._cache:
-            self.status.value = f"computing {_html.escape(key)} &hellip;"
+            self.status.value = f"drawing {shown} &hellip;"
+            t0 = time.perf_counter()
             try:
                 self.calls.append(dict(params))
-                self._cache[key] = _figure_bytes(self.render(**params), "png", self.dpi)
+                fig = self.render(**params)
+                from matplotlib.figure import Figure
+
+                if not isinstance(fig, Figure):
+                    raise TypeError(f"render(**params) must return a matplotlib Figure, got {type(fig).__name__}")
+                data = _figure_bytes(fig, "png", (self.dpi or plt.rcParams["figure.dpi"]) * LIVE_PIXEL_RATIO)
+                css_width = int(round(_png_size(data)[0] / LIVE_PIXEL_RATIO))  # what a frame at 1x would measure
             except Exception as exc:  # show the error where the figure would be; the controls stay usable
+                plt.close("all")
                 self.status.value = (
                     f'<span style="color:#b00">render({_html.escape(key)}) failed: '
                     f"{_html.escape(type(exc).__name__)}: {_html.escape(str(exc))}</span>"
                 )
                 return
-        self.image.value = self._cache[key]
-        self.status.value = f"<code>{_html.escape(key)}</code>"
+            self._cache[key] = (data, css_width, time.perf_counter() - t0)
+        data, css_width, seconds = self._cache[key]
+        self.seconds = seconds
+        self.image.layout.width = f"{css_width}px"
+        self.image.layout.max_width = "100%"
+        self.image.layout.height = "auto"
+        self.image.value = data
+        self.status.value = (f"{shown} &mdash; drawn in {seconds:.2f} s by <code>shb_lib</code> in your kernel"
+                             + (" (cached)" if self.calls and self.calls[-1] != params else ""))
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
@@ -521,11 +621,14 @@ def live_controls(render, grid, *, title, **options) -> LiveControls:
 
 
 def live_frontend() -> bool:
-    """Whether this code runs in a kernel that a person drives through a widget-capable front-end.
+    """Whether this code runs in a kernel that a person drives through JupyterLab whose saves keep the stored outputs.
 
-    True in a kernel started by a Jupyter server (JupyterLab, Notebook 7: it sets ``JPY_SESSION_NAME``), in VS
-    Code (it defines ``__vsc_ipynb_file__``) and in Colab. False outside a kernel and in batch executions started by
-    nbclient (``python -m shb_lib.book run``, nbval, jupyter-book). ``SHB_LIVE=1`` / ``SHB_LIVE=0`` overrides."""
+    True in a kernel started by a Jupyter server (it sets ``JPY_SESSION_NAME``) that runs :mod:`shb_lib.lab`'s save
+    hook (``python -m shb_lib.book lab``, or ``jupyter server extension enable --sys-prefix shb_lib.lab``: the
+    server sets ``SHB_LAB_SAVE_HOOK=1``, which its kernels inherit), and in Colab. False outside a kernel, in batch
+    executions started by nbclient (``python -m shb_lib.book run``, nbval, jupyter-book), in a plain ``jupyter lab``
+    without the hook and in VS Code: there a save would store the live widget without its state, and the reopened
+    notebook would say "Error displaying widget: model not found". ``SHB_LIVE=1`` / ``SHB_LIVE=0`` overrides."""
     env = os.environ.get("SHB_LIVE", "").strip().lower()
     if env in ("1", "true", "yes", "on"):
         return True
@@ -538,17 +641,18 @@ def live_frontend() -> bool:
     ip = get_ipython()
     if ip is None or getattr(ip, "kernel", None) is None:
         return False
-    if os.environ.get("JPY_SESSION_NAME"):
-        return True
-    if "__vsc_ipynb_file__" in getattr(ip, "user_ns", {}):
+    if os.environ.get("JPY_SESSION_NAME") and os.environ.get(SAVE_HOOK_ENV) == "1":
         return True
     return "google.colab" in sys.modules
 
 
-def _show(obj) -> None:
+def _show(obj, metadata: Mapping[str, Any] | None = None) -> None:
     from IPython.display import display
 
-    display(obj)
+    if metadata:
+        display(obj, metadata=dict(metadata))
+    else:
+        display(obj)
 
 
 def slider_figure(
@@ -557,7 +661,7 @@ def slider_figure(
     *,
     title: str,
     live: bool | str = "auto",
-    live_grid: Mapping[str, Sequence[Any]] | None = None,
+    live_grid: Mapping[str, Any] | None = None,
     labels: Mapping[str, Sequence[str] | Callable[[Any], str]] | None = None,
     names: Mapping[str, str] | None = None,
     initial: Mapping[str, Any] | None = None,
@@ -565,7 +669,14 @@ def slider_figure(
     dpi: float | None = None,
     max_bytes: int | None = MAX_BYTES,
 ) -> None:
-    """Display a figure with one slider per grid parameter: static (precomputed) always, live when a person is there.
+    """Display a figure with one slider per parameter: one set of controls, precomputed or live.
+
+    Without a person at a live kernel (the built book, ``python -m shb_lib.book run``, nbval, a plain
+    ``jupyter lab``): the static slider, every frame of ``grid`` precomputed. With one (:func:`live_frontend`) and a
+    ``live_grid``: *instead*, live controls over ``live_grid`` that redraw in the kernel (no frame is precomputed);
+    the output is marked (:data:`LIVE_METADATA_KEY`) so that :mod:`shb_lib.lab`'s save hook puts the stored static
+    slider back into the saved file. Without a ``live_grid`` the live controls would offer only the precomputed
+    values, so the static slider is shown (its controls work once the cell has run or the notebook is trusted).
 
     Parameters
     ----------
@@ -578,20 +689,22 @@ def slider_figure(
     title:
         shown above the controls; with the grid it determines the slider's id.
     live:
-        ``"auto"`` (default): add live ipywidgets controls under the static slider only when
-        :func:`live_frontend` says a person drives this kernel; ``True`` / ``False``: always / never.
+        ``"auto"`` (default): live controls when :func:`live_frontend` says a person drives this kernel and a
+        ``live_grid`` is given; ``True``: live controls (over ``live_grid``, default ``grid``); ``False``: never.
     live_grid:
-        values for the live controls (default: ``grid``), e.g. finer ones that were too many to precompute.
+        the live controls' parameters (same names as ``grid``): a list of values (a selection slider), or a range
+        ``(low, high)`` / ``(low, high, step)`` for a continuous slider (integers: step 1; reals: 200 steps), e.g.
+        ``{"horizon": (1, 250), "noise": (0.0, 4.0)}``.
     labels:
         ``{parameter: [text per value]}`` or ``{parameter: callable(value) -> text}``, the texts shown to the reader.
     names:
         ``{parameter: text}``, how a parameter is named next to its slider (default: its keyword).
     initial:
-        ``{parameter: value}`` selected at first (default: the first value of each).
+        ``{parameter: value}`` selected at first (default: the first value of each); live controls start there too.
     fmt:
         ``"png"`` (default) or ``"png8"`` (256-colour palette, about 3x smaller).
     dpi:
-        resolution of the frames (default: the book style's 80).
+        resolution of the frames (default: the book style's 80); live figures use :data:`LIVE_PIXEL_RATIO` x it.
     max_bytes:
         size budget of the static slider (default 2 MB); exceeding it raises ``ValueError``.
 
@@ -599,13 +712,19 @@ def slider_figure(
     """
     if live not in (True, False, "auto"):
         raise ValueError(f"live must be True, False or 'auto', got {live!r}")
-    slider = static_slider(
-        render, grid, title=title, labels=labels, names=names, initial=initial, fmt=fmt, dpi=dpi, max_bytes=max_bytes
-    )
-    _show(slider)
-    if live is True or (live == "auto" and live_frontend()):
+    if live_grid is not None and set(live_grid) != set(grid):
+        raise ValueError(f"live_grid must name the grid's parameters {sorted(grid)}, got {sorted(live_grid)}")
+    if live is True or (live == "auto" and live_grid is not None and live_frontend()):
+        params = _params(grid, labels, names)
+        index = _initial_index(params, initial)
+        sid = _slider_id(str(title), params, index, fmt, dpi)
+        start = {p.name: p.values[index[p.name]] for p in params}
         lgrid = live_grid if live_grid is not None else grid
         # labels given as lists belong to the precomputed grid's values; a finer live grid shows its values as given
         llabels = labels if live_grid is None else {k: v for k, v in (labels or {}).items() if callable(v)}
-        linitial = initial if live_grid is None else None
-        _show(live_controls(render, lgrid, title=title, labels=llabels, names=names, initial=linitial, dpi=dpi).widget)
+        controls = live_controls(render, lgrid, title=title, labels=llabels, names=names, initial=start, dpi=dpi)
+        _show(controls.widget, {LIVE_METADATA_KEY: {"slider_id": sid}})
+        return
+    _show(static_slider(
+        render, grid, title=title, labels=labels, names=names, initial=initial, fmt=fmt, dpi=dpi, max_bytes=max_bytes
+    ))

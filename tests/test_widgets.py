@@ -10,6 +10,7 @@ import hashlib
 import html.parser
 import io
 import json
+import os
 import pathlib
 import re
 import subprocess
@@ -26,6 +27,13 @@ from shb_lib.widgets import MAX_BYTES, LiveControls, frame_key, slider_figure, s
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 GRID = {"horizon": [10, 30, 100, 250], "noise": [0.0, 0.5, 1.0, 2.0]}
+
+
+def _live_dpi():
+    from shb_lib.plotting import use_style
+
+    use_style()
+    return plt.rcParams["figure.dpi"] * widgets.LIVE_PIXEL_RATIO
 
 
 def render(horizon, noise):
@@ -77,9 +85,9 @@ def _parse(html_text):
     return p
 
 
-def _png_bytes(fig):
+def _png_bytes(fig, dpi="figure"):
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None})
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
     plt.close(fig)
     return buf.getvalue()
 
@@ -121,7 +129,8 @@ def test_html_structure_and_hooks(demo):
     (img,) = [a for t, a in p.tags if t == "img"]
     assert img["class"] == "shb-slider-frame" and img["data-frame-key"] == "horizon=10|noise=0.0"
     assert img["src"] == demo.frames["horizon=10|noise=0.0"]
-    assert (img["width"], img["height"]) == ("512", "320")  # 6.4 x 4 in at the style's 80 dpi
+    png = base64.b64decode(img["src"].split(",", 1)[1])
+    assert (int(img["width"]), int(img["height"])) == widgets._png_size(png)  # shown at its natural size
     data = json.loads(p.data["shb-slider-data"])
     assert data["id"] == demo.slider_id and data["title"] == "Demo slider"
     assert [prm["name"] for prm in data["params"]] == ["horizon", "noise"]
@@ -280,7 +289,7 @@ def test_size_budget(demo):
 @pytest.fixture
 def shown(monkeypatch):
     out = []
-    monkeypatch.setattr(widgets, "_show", out.append)
+    monkeypatch.setattr(widgets, "_show", lambda obj, metadata=None: out.append(obj))
     monkeypatch.delenv("SHB_LIVE", raising=False)
     monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
     return out
@@ -294,14 +303,34 @@ def test_slider_figure_outside_a_kernel_shows_only_the_static_slider(shown):
     assert bundle["text/plain"] == "<shb slider 't': 2 precomputed frames>"
 
 
-def test_slider_figure_live_true_adds_the_live_box(shown):
+def test_slider_figure_live_shows_one_set_of_controls_marked_for_the_save_hook(shown, monkeypatch):
     import ipywidgets
 
-    slider_figure(small, {"k": [1, 2]}, title="t", live=True)
-    assert isinstance(shown[0], widgets.StaticSlider)
-    assert isinstance(shown[1], ipywidgets.VBox)
+    calls = []
+    monkeypatch.setattr(widgets, "_show", lambda obj, metadata=None: shown.append((obj, metadata)))
+
+    def r(k):
+        calls.append(k)
+        return small(k)
+
+    slider_figure(r, {"k": [1, 2]}, title="t", live=True)
+    ((box, meta),) = shown  # the live box only: no static slider beside it, no frame precomputed
+    assert isinstance(box, ipywidgets.VBox) and calls == [1]
+    sid = static_slider(small, {"k": [1, 2]}, title="t").slider_id
+    assert meta == {widgets.LIVE_METADATA_KEY: {"slider_id": sid}}  # names the stored slider to put back
     with pytest.raises(ValueError, match="live must be"):
         slider_figure(small, {"k": [1, 2]}, title="t", live="yes")
+    with pytest.raises(ValueError, match="live_grid must name"):
+        slider_figure(small, {"k": [1, 2]}, title="t", live_grid={"q": (1, 2)})
+
+
+def test_slider_figure_in_a_live_kernel_without_live_grid_shows_the_static_slider(shown, monkeypatch):
+    """Live controls over the precomputed values only would add a second set of the same controls."""
+    monkeypatch.setattr(widgets, "live_frontend", lambda: True)
+    slider_figure(small, {"k": [1, 2]}, title="t")
+    assert len(shown) == 1 and isinstance(shown[0], widgets.StaticSlider)
+    slider_figure(small, {"k": [1, 2]}, title="t", live_grid={"k": (1, 4)})
+    assert len(shown) == 2 and not isinstance(shown[1], widgets.StaticSlider)
 
 
 class _FakeKernelShell:
@@ -316,16 +345,18 @@ class _FakeKernelShell:
         ({}, False, {}, False),  # plain python / pytest
         ({"JPY_SESSION_NAME": "/x/03.ipynb"}, False, {}, False),  # a subprocess of a Jupyter kernel, no kernel here
         ({}, True, {}, False),  # a kernel started by nbclient (book run, nbval, jupyter-book)
-        ({"JPY_SESSION_NAME": "/x/03.ipynb"}, True, {}, True),  # a kernel started by a Jupyter server
-        ({}, True, {"__vsc_ipynb_file__": "/x/03.ipynb"}, True),  # VS Code
-        ({"SHB_LIVE": "0", "JPY_SESSION_NAME": "/x/03.ipynb"}, True, {}, False),
+        ({"JPY_SESSION_NAME": "/x/03.ipynb"}, True, {}, False),  # a plain jupyter lab: its saves would break
+        ({"JPY_SESSION_NAME": "/x/03.ipynb", "SHB_LAB_SAVE_HOOK": "1"}, True, {}, True),  # shb_lib.book lab
+        ({"SHB_LAB_SAVE_HOOK": "1"}, True, {}, False),  # a batch kernel started by a process of that server
+        ({}, True, {"__vsc_ipynb_file__": "/x/03.ipynb"}, False),  # VS Code saves widgets without state too
+        ({"SHB_LIVE": "0", "JPY_SESSION_NAME": "/x/03.ipynb", "SHB_LAB_SAVE_HOOK": "1"}, True, {}, False),
         ({"SHB_LIVE": "1"}, False, {}, True),
     ],
 )
 def test_live_frontend_detection(monkeypatch, env, in_kernel, user_ns, expected):
     import IPython
 
-    for var in ("SHB_LIVE", "JPY_SESSION_NAME"):
+    for var in ("SHB_LIVE", "JPY_SESSION_NAME", "SHB_LAB_SAVE_HOOK"):
         monkeypatch.delenv(var, raising=False)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
@@ -356,19 +387,26 @@ def test_live_controls_have_the_grid_values_and_recompute_on_change():
     assert list(n.options) == [("none", 0.0), ("low", 0.5), ("mid", 1.0), ("high", 2.0)]
     assert (h.value, n.value) == (100, 0.0)
     assert calls == [(100, 0.0)]
-    assert live.image.value == _png_bytes(render(100, 0.0))
+    assert live.image.value == _png_bytes(render(100, 0.0), dpi=_live_dpi())
     assert live.widget.children[-1] is live.image
+    # drawn at twice the style's dpi, shown at the size of a 1x frame: crisp on a HiDPI screen, never stretched
+    one_x = widgets._png_size(_png_bytes(render(100, 0.0)))[0]
+    assert live.image.layout.width == f"{one_x}px"
+    assert abs(widgets._png_size(live.image.value)[0] - 2 * one_x) <= 2
 
     n.value = 1.0  # what the front-end does when the reader moves the slider
     assert calls[-1] == (100, 1.0) and live.key == "horizon=100|noise=1.0"
-    assert live.image.value == _png_bytes(render(100, 1.0))
-    assert "horizon=100|noise=1.0" in live.status.value
+    assert live.image.value == _png_bytes(render(100, 1.0), dpi=_live_dpi())
+    assert "horizon = 100, noise = mid" not in live.status.value  # values shown as the control shows them
+    assert "horizon = 100, noise = 1.0" in live.status.value and re.search(r"drawn in \d+\.\d\d s", live.status.value)
+    assert live.seconds is not None and 0 < live.seconds < 60
     h.value = 250
     assert calls[-1] == (250, 1.0)
-    assert live.image.value == _png_bytes(render(250, 1.0))
+    assert live.image.value == _png_bytes(render(250, 1.0), dpi=_live_dpi())
 
     h.value = 100  # seen before: served from the cache
-    assert len(calls) == 3 and live.image.value == _png_bytes(render(100, 1.0))
+    assert len(calls) == 3 and live.image.value == _png_bytes(render(100, 1.0), dpi=_live_dpi())
+    assert "(cached)" in live.status.value
     assert plt.get_fignums() == []
 
 
@@ -383,14 +421,48 @@ def test_live_controls_show_render_errors_and_stay_usable():
     live.sliders["k"].value = 2
     assert "RuntimeError: diverged" in live.status.value and live.image.value == before
     live.sliders["k"].value = 3
-    assert live.image.value == _png_bytes(small(3)) and "k=3" in live.status.value
+    assert live.image.value == _png_bytes(small(3), dpi=_live_dpi()) and "k = 3 " in live.status.value
+
+
+def _sliders(box):
+    import ipywidgets
+
+    out = []
+    for c in box.children:
+        out.extend(_sliders(c) if isinstance(c, ipywidgets.Box) else [c] if hasattr(c, "continuous_update") else [])
+    return out
 
 
 def test_live_grid_can_be_finer_than_the_precomputed_one(shown):
     slider_figure(small, {"k": [1, 3]}, title="t", live=True, live_grid={"k": [1, 2, 3]}, labels={"k": ["a", "b"]})
-    box = shown[1]
-    (slider,) = [c for c in box.children if hasattr(c, "options")]
+    (slider,) = _sliders(shown[0])
     assert list(slider.options) == [("1", 1), ("2", 2), ("3", 3)]
+
+
+def test_live_grid_ranges_give_continuous_sliders_starting_at_the_static_frame(shown):
+    import ipywidgets
+
+    seen = []
+
+    def r(k, c):
+        seen.append((k, c))
+        return small(k, c)
+
+    slider_figure(r, {"k": [1, 3], "c": [0.5, 2.0]}, title="t", live=True, initial={"k": 3},
+                  live_grid={"k": (1, 6), "c": (0.0, 4.0)})
+    k, c = _sliders(shown[0])
+    assert isinstance(k, ipywidgets.IntSlider) and (k.min, k.max, k.step, k.value) == (1, 6, 1, 3)
+    assert isinstance(c, ipywidgets.FloatSlider) and (c.min, c.max, c.value) == (0.0, 4.0, 0.5)
+    assert c.step == pytest.approx(0.02) and not k.continuous_update
+    k.value, c.value = 5, 1.23  # values between the precomputed frames
+    assert seen == [(3, 0.5), (5, 0.5), (5, 1.23)]
+
+
+@pytest.mark.parametrize("spec, match", [((1,), "a range must be"), ((2, 1), "low must be < high"),
+                                         ((0.0, 1.0, -0.1), "step must be > 0"), ((True, 2), "a range must be")])
+def test_live_grid_bad_ranges(spec, match):
+    with pytest.raises(ValueError, match=match):
+        LiveControls(small, {"k": spec}, title="bad")
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -410,13 +482,13 @@ def r(k, c):
 slider_figure(r, {"k": [1, 2], "c": ["C0", "C1"]}, title="in a kernel")"""
 
 
-def _execute(tmp_path, name):
+def _execute(tmp_path, name, source=KERNEL_SOURCE):
     """Execute like ``python -m shb_lib.book run`` does: nbclient, a fresh python3 kernel, widget state stored."""
     import nbformat
     from nbclient import NotebookClient
 
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(KERNEL_SOURCE)]
+    nb.cells = [nbformat.v4.new_code_cell(source)]
     NotebookClient(
         nb,
         timeout=600,
@@ -430,9 +502,10 @@ def _execute(tmp_path, name):
 
 
 def test_in_a_kernel(tmp_path, monkeypatch):
-    """Batch execution stores the static slider only (same bytes as here); a Jupyter-server kernel adds live ones."""
-    monkeypatch.delenv("SHB_LIVE", raising=False)
-    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    """Batch execution stores the static slider only (same bytes as here); so does a JupyterLab kernel without a
+    live grid; with one, a JupyterLab kernel of ``shb_lib.book lab`` shows the live controls only, marked."""
+    for var in ("SHB_LIVE", "JPY_SESSION_NAME", "SHB_LAB_SAVE_HOOK"):
+        monkeypatch.delenv(var, raising=False)
     nb1 = _execute(tmp_path, "batch.ipynb")
     (out,) = nb1.cells[0].outputs  # no stray image/png of a frame, no widget, no stream
     assert out.output_type == "display_data" and sorted(out.data) == ["text/html", "text/plain"]
@@ -445,15 +518,123 @@ def test_in_a_kernel(tmp_path, monkeypatch):
     here = static_slider(ns["r"], {"k": [1, 2], "c": ["C0", "C1"]}, title="in a kernel")
     assert out.data["text/html"] == here.html
 
-    # the same notebook opened in JupyterLab / Notebook 7 (their server sets JPY_SESSION_NAME for the kernel)
+    # the same notebook in JupyterLab started by shb_lib.book lab (JPY_SESSION_NAME and the save hook's flag)
     monkeypatch.setenv("JPY_SESSION_NAME", str(tmp_path / "lab.ipynb"))
-    nb2 = _execute(tmp_path, "lab.ipynb")
-    static, live = nb2.cells[0].outputs
-    assert static.data["text/html"] == here.html  # the static slider stays first and identical
-    assert "application/vnd.jupyter.widget-view+json" in live.data  # model ids are random: nbval skips this key
-    state = nb2.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    monkeypatch.setenv("SHB_LAB_SAVE_HOOK", "1")
+    (static,) = _execute(tmp_path, "lab.ipynb").cells[0].outputs
+    assert static.data["text/html"] == here.html  # no live grid: the static slider, identical
+
+    live_source = KERNEL_SOURCE[:-1] + ',\n             live_grid={"k": (1, 4), "c": ["C0", "C1", "C2"]})'
+    nb3 = _execute(tmp_path, "live.ipynb", live_source)
+    (live,) = nb3.cells[0].outputs  # one set of controls
+    assert "application/vnd.jupyter.widget-view+json" in live.data and "text/html" not in live.data
+    assert live.metadata[widgets.LIVE_METADATA_KEY] == {"slider_id": here.slider_id}
+    state = nb3.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
     names = sorted(m["model_name"] for m in state.values())
-    assert names.count("SelectionSliderModel") == 2 and "ImageModel" in names
+    assert names.count("IntSliderModel") == 1 and names.count("SelectionSliderModel") == 1 and "ImageModel" in names
+
+    # saving it through shb_lib.lab's hook against the batch file puts the stored static slider back
+    from shb_lib import lab
+
+    import nbformat
+
+    saved = json.loads(nbformat.writes(nb3))
+    stored = json.loads((tmp_path / "batch.ipynb").read_text())
+    saved["cells"][0]["id"] = stored["cells"][0]["id"]
+    assert lab.restore_stored_outputs(saved, stored) == 1
+    assert saved["cells"][0]["outputs"] == stored["cells"][0]["outputs"] and "widgets" not in saved["metadata"]
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# shb_lib.lab's save hook, on notebook dicts
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def _nb(*cells, widgets_state=False):
+    nb = {"cells": list(cells), "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    if widgets_state:
+        nb["metadata"]["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    return nb
+
+
+def _cell(cid, source, *outputs):
+    return {"cell_type": "code", "id": cid, "source": source, "metadata": {}, "execution_count": 1,
+            "outputs": list(outputs)}
+
+
+def _static_out(sid, extra=""):
+    return {"output_type": "display_data", "metadata": {},
+            "data": {"text/html": f'<div class="shb-slider" data-slider-id="{sid}">{extra}</div>', "text/plain": "s"}}
+
+
+def _live_out(sid):
+    return {"output_type": "display_data", "metadata": {widgets.LIVE_METADATA_KEY: {"slider_id": sid}},
+            "data": {"application/vnd.jupyter.widget-view+json": {"model_id": "abc"}, "text/plain": "VBox()"}}
+
+
+def test_save_hook_restores_by_cell_id_then_source_and_keeps_other_outputs():
+    from shb_lib import lab
+
+    stream = {"output_type": "stream", "name": "stdout", "text": "new run\n"}
+    stored = _nb(_cell("a", "x", _static_out("s1", "old")), _cell("b", "y", _static_out("s2", "kept")))
+    nb = _nb(_cell("a", "x changed", stream, _live_out("s1")), _cell("zz", "y", _live_out("s2")),
+             widgets_state=True)
+    assert lab.restore_stored_outputs(nb, stored) == 2
+    assert nb["cells"][0]["outputs"] == [stream, _static_out("s1", "old")]  # by id, the new stream kept
+    assert nb["cells"][1]["outputs"] == [_static_out("s2", "kept")]  # by source
+    assert "widgets" not in nb["metadata"]
+
+
+def test_save_hook_drops_live_outputs_without_a_stored_slider_and_leaves_other_notebooks_alone():
+    from shb_lib import lab
+
+    other = _nb(_cell("a", "x", _static_out("s1")))
+    nb = _nb(_cell("a", "x", _live_out("s-new")), _cell("b", "y", _live_out("s1")))
+    assert lab.restore_stored_outputs(nb, None) == 2
+    assert [c["outputs"] for c in nb["cells"]] == [[], []]
+    nb = _nb(_cell("a", "x", _live_out("s-other-id")))
+    assert lab.restore_stored_outputs(nb, other) == 1 and nb["cells"][0]["outputs"] == []  # a different slider
+    plain = _nb(_cell("a", "x", _static_out("s1")), widgets_state=True)
+    before = json.dumps(plain)
+    assert lab.restore_stored_outputs(plain, other) == 0 and json.dumps(plain) == before
+
+
+def test_save_hook_reads_the_file_being_replaced(tmp_path):
+    from shb_lib import lab
+
+    class _CM:
+        log = __import__("logging").getLogger("test")
+
+        def _get_os_path(self, path):
+            return str(tmp_path / path)
+
+    (tmp_path / "n.ipynb").write_text(json.dumps(_nb(_cell("a", "x", _static_out("s1")))))
+    model = {"type": "notebook", "content": _nb(_cell("a", "x", _live_out("s1")))}
+    lab.keep_committed_outputs(model=model, path="/n.ipynb", contents_manager=_CM())
+    assert model["content"]["cells"][0]["outputs"] == [_static_out("s1")]
+    model = {"type": "notebook", "content": _nb(_cell("a", "x", _live_out("s1")))}
+    lab.keep_committed_outputs(model=model, path="missing.ipynb", contents_manager=_CM())  # a new file
+    assert model["content"]["cells"][0]["outputs"] == []
+    folded = _cell("b", "solution", _static_out("s9"))
+    folded["metadata"] = {"tags": ["hide-cell"]}  # JupyterLab unfolded its output when it ran
+    model = {"type": "notebook", "content": _nb(folded)}
+    lab.keep_committed_outputs(model=model, path="n.ipynb", contents_manager=_CM())
+    meta = model["content"]["cells"][0]["metadata"]
+    assert meta["jupyter"] == {"source_hidden": True, "outputs_hidden": True} and meta["collapsed"] is True
+    text = {"type": "file", "content": "x"}
+    lab.keep_committed_outputs(model=text, path="n.txt", contents_manager=_CM())
+    assert text == {"type": "file", "content": "x"}
+
+
+def test_lab_env_loads_the_extension(tmp_path):
+    from shb_lib import lab
+
+    env = lab.lab_env(tmp_path / "cfg", base={"JUPYTER_CONFIG_PATH": "/elsewhere", "SHB_LIVE": "0"})
+    assert env["JUPYTER_CONFIG_PATH"].split(os.pathsep) == [str(tmp_path / "cfg"), "/elsewhere"]
+    assert "SHB_LIVE" not in env  # a forced SHB_LIVE=0 would hide the live controls the command is for
+    cfg = json.loads((tmp_path / "cfg" / "jupyter_server_config.json").read_text())
+    assert cfg["ServerApp"]["jpserver_extensions"] == {"shb_lib.lab": True}
+    assert lab._jupyter_server_extension_points() == [{"module": "shb_lib.lab"}]
 
 
 # --------------------------------------------------------------------------------------------------------------------
