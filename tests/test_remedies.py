@@ -1,4 +1,4 @@
-"""shb_lib.remedies: the base optimizers, the unit files (atomic, resumable, with their configuration), the summary,
+"""shb_lib.mnist.remedies: the base optimizers, the unit files (atomic, resumable, with their configuration), the summary,
 and one committed unit recomputed."""
 
 import json
@@ -9,7 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from shb_lib import mlp, optim, remedies
+from shb_lib import decay
+from shb_lib.mnist import model, optimizer, remedies
 from shb_lib.book import ROOT
 
 COMMITTED = ROOT / "results" / "remedies"
@@ -22,12 +23,12 @@ def _data(n=200):
 
 def test_sgd_is_the_books_momentum_sgd():
     X, Y = _data()
-    w0 = mlp.init_mlp(jax.random.PRNGKey(0))
+    w0 = model.init_mlp(jax.random.PRNGKey(0))
     idx = jnp.arange(50).reshape(5, 10)
     w = remedies.train(w0, 0.1, 2.0, 5.0, "sgd", X, Y, idx)
-    ref, v = w0, optim.zeros_like_tree(w0)
+    ref, v = w0, optimizer.zeros_like_tree(w0)
     for t in range(5):
-        ref, v = optim.sgd_step(ref, v, X[idx[t]], Y[idx[t]], optim.inverse_time_decay(t, 0.1, 2.0, 5.0), 0.9)
+        ref, v = optimizer.sgd_step(ref, v, X[idx[t]], Y[idx[t]], decay.inverse_time_decay(t, 0.1, 2.0, 5.0), 0.9)
     for a, b in zip(jax.tree.leaves(w), jax.tree.leaves(ref)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
@@ -36,13 +37,13 @@ def test_adam_is_optax_adam_with_the_schedule():
     import optax
 
     X, Y = _data()
-    w0 = mlp.init_mlp(jax.random.PRNGKey(1))
+    w0 = model.init_mlp(jax.random.PRNGKey(1))
     idx = jnp.arange(40).reshape(4, 10)
     w = remedies.train(w0, 1e-3, 1.0, 2.0, "adam", X, Y, idx)
-    tx = optax.adam(lambda t: optim.inverse_time_decay(t, 1e-3, 1.0, 2.0))
+    tx = optax.adam(lambda t: decay.inverse_time_decay(t, 1e-3, 1.0, 2.0))
     ref, state = w0, tx.init(w0)
     for t in range(4):
-        g = jax.grad(mlp.cross_entropy)(ref, X[idx[t]], Y[idx[t]])
+        g = jax.grad(model.cross_entropy)(ref, X[idx[t]], Y[idx[t]])
         u, state = tx.update(g, state, ref)
         ref = optax.apply_updates(ref, u)
     for a, b in zip(jax.tree.leaves(w), jax.tree.leaves(ref)):
@@ -103,12 +104,19 @@ def test_command_line_refuses_a_bad_seed(tmp_path):
 @pytest.mark.skipif(not os.environ.get("SHB_DATA_DIR") and not (ROOT / "data").exists(),
                     reason="needs MNIST (SHB_DATA_DIR)")
 def test_recomputed_unit_agrees_with_the_committed_one(tmp_path):
-    """Seed 0, Adam: the same chosen betas, and long-run losses within 30 % (float32 runs of 4000 steps move by
-    tens of percent between CPUs, as in shb_lib.findings.agrees)."""
+    """Seed 0, Adam: the beta sweep's losses within 5 %, each chosen beta a near-tie (within 2 %) of the committed
+    sweep's best at its horizon, and long-run losses within 30 % (float32 runs of 4000 steps move by tens of percent
+    between CPUs, as in shb_lib.mnist.findings.agrees). Measured 2026-12-02 on this workplace's AMD EPYC: the
+    1000-step sweep moved by 2.8 %, enough to swap its two best betas (0.03 and 0.1, 0.9 % apart in the committed
+    file): the choice itself is not reproducible, its quality is."""
     committed = [r for r in remedies.load_units(COMMITTED)
                  if r["config"]["seed"] == 0 and r["config"]["optimizer"] == "adam"][0]
     fresh = remedies.run_unit(tmp_path, 0, "adam", 100)
     assert fresh["config"] == committed["config"]
-    assert fresh["result"]["chosen_beta"] == committed["result"]["chosen_beta"]
+    sweep_c, sweep_f = (np.array(r["result"]["sweep_loss"], float) for r in (committed, fresh))
+    np.testing.assert_allclose(sweep_f, sweep_c, rtol=0.05)
+    betas = list(committed["config"]["betas"])
+    for h, beta in enumerate(fresh["result"]["chosen_beta"]):
+        assert sweep_c[h, betas.index(beta)] <= 1.02 * sweep_c[h].min(), (h, beta)
     a, b = (np.array(r["result"]["long_loss"], float)[:, -4:].mean(axis=1) for r in (fresh, committed))
     np.testing.assert_allclose(a, b, rtol=0.3)
