@@ -24,15 +24,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import shb_lib  # noqa: F401
-from shb_lib import hypergrad as hg
-from shb_lib import meta, mlp
+from shb_lib.precision import use_float64
+from shb_lib.mnist import hypergrad as hg
+from shb_lib.mnist import model, surface
+
+use_float64()  # as the chapters run (shb_lib.precision)
 
 
 def data(synthetic: bool):
     if not synthetic:
         try:
-            from shb_lib.data import load_mnist
+            from shb_lib.mnist.data import load_mnist
 
             ds = load_mnist(download=False)
             return jnp.asarray(ds.train_images, jnp.float32), jnp.asarray(ds.train_labels, jnp.int32), "MNIST"
@@ -62,8 +64,8 @@ def rss_child(T: int, synthetic: bool) -> None:
     import resource
 
     X, Y, _ = data(synthetic)
-    w0 = mlp.init_mlp(jax.random.PRNGKey(0))
-    p = hg.make_offline_problem(jax.random.PRNGKey(1), X, Y, w0, T, 100, 1, K=5000.0)
+    w0 = model.init_mlp(jax.random.PRNGKey(0))
+    p = hg.make_offline_problem(jax.random.PRNGKey(1), X, Y, w0, T, 100, 1, time_const=5000.0)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     jax.block_until_ready(hg.hypergradient(hg.default_hparams(mu=0.9), p))
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -83,9 +85,9 @@ def main(argv=None) -> int:
         return 0
     X, Y, source = data(args.synthetic)
     print(f"data: {source}; devices: {jax.devices()}; batch 100; network 784-100-100-10")
-    w0 = mlp.init_mlp(jax.random.PRNGKey(0))
+    w0 = model.init_mlp(jax.random.PRNGKey(0))
     T = args.steps
-    p = hg.make_offline_problem(jax.random.PRNGKey(1), X, Y, w0, T, 100, 1, K=5000.0)
+    p = hg.make_offline_problem(jax.random.PRNGKey(1), X, Y, w0, T, 100, 1, time_const=5000.0)
 
     h2, h3 = hg.default_hparams(beta=1.0), hg.default_hparams(beta=1.0, mu=0.9)
     if 1 in args.parts:
@@ -109,7 +111,7 @@ def step_flops(p, h):
     v = jax.tree.map(jnp.zeros_like, w)
     n_h = len(h)
     u = jax.tree.map(lambda x: jnp.zeros((n_h,) + x.shape, x.dtype), w)
-    plain = flops(lambda w, v, p: hg.sgd_step(w, v, t, h, p, idx), w, v, p)  # p as an argument: no baked-in data
+    plain = flops(lambda w, v, p: hg.schedule_step(w, v, t, h, p, idx), w, v, p)  # p as an argument: no baked-in data
     forward = flops(lambda c, p: hg.tangent_step(c, t, h, p, idx), (w, v, u, u), p)
     return plain, forward
 
@@ -134,7 +136,7 @@ def part2(X, Y, w0, h3, args):
     print("\n2. memory of the hypergradient (compiled: arguments + outputs + scratch), 3 hyperparameters")
     mem = {}
     for TT in (100, 20000):
-        pp = hg.make_offline_problem(jax.random.PRNGKey(1), X, Y, w0, TT, 100, 1, K=5000.0)
+        pp = hg.make_offline_problem(jax.random.PRNGKey(1), X, Y, w0, TT, 100, 1, time_const=5000.0)
         mem[TT] = (memory_bytes(hg.hypergradient, h3, pp), memory_bytes(hg.reverse_hypergradient, h3, pp))
     for mode, i in (("forward", 0), ("reverse", 1)):
         a, b = mem[100][i], mem[20000][i]
@@ -153,11 +155,11 @@ def part2(X, Y, w0, h3, args):
 
 def part3(X, Y, w0):
     print("\n3. loss-surface throughput, T=100, 32 samples (sample-steps per second)")
-    ps = hg.make_offline_problem(jax.random.PRNGKey(2), X, Y, w0, 100, 100, 1, K=5000.0)
-    a = meta.sample_log_uniform(jax.random.PRNGKey(3), 32, 1e-3, 0.5)
-    b = meta.sample_log_uniform(jax.random.PRNGKey(4), 32, 1e-2, 200.0)
-    tv = best_time(lambda: meta.surface_losses(a, b, ps), repeats=2)
-    tl = best_time(lambda: meta.surface_losses_loop(a, b, ps), repeats=2)
+    ps = hg.make_offline_problem(jax.random.PRNGKey(2), X, Y, w0, 100, 100, 1, time_const=5000.0)
+    a = surface.sample_log_uniform(jax.random.PRNGKey(3), 32, 1e-3, 0.5)
+    b = surface.sample_log_uniform(jax.random.PRNGKey(4), 32, 1e-2, 200.0)
+    tv = best_time(lambda: surface.surface_losses(a, b, ps), repeats=2)
+    tl = best_time(lambda: surface.surface_losses_loop(a, b, ps), repeats=2)
     n = 32 * 100
     print(f"   vmap {n / tv:9.0f}   python loop {n / tl:9.0f}   speed-up x{tl / tv:.2f}")
     # Ceiling: batching samples cannot beat the machine's dense matrix-multiply rate.

@@ -20,8 +20,12 @@ import jax.numpy as jnp
 import numpy as np
 
 import shb_lib.nqm as nqm
+from shb_lib import meta_optimizer as mo
 from shb_lib.nqm.dynamics import _step
 from shb_lib.nqm.schedules import FIGURE1_SETTINGS, MU_MAX
+from shb_lib.precision import use_float64
+
+use_float64()  # the noisy quadratic is float64 (shb_lib.precision)
 
 T, STEPS, ADAM_LR = 250, 500, 0.003
 
@@ -53,15 +57,17 @@ def _objective(params, problem, lr_max, use_log):
 _value_and_grad = jax.jit(jax.value_and_grad(_objective))
 
 
+_OPTIMIZER = mo.adam(ADAM_LR)
+_adam_step = jax.jit(lambda p, g, state: mo.step(_OPTIMIZER, p, g, state))
+
+
 def adam_loop(problem, width, lr_max, use_log):
-    p = np.stack([np.full(width, lr_max / 2), np.full(width, 0.5)])
-    m, v = np.zeros_like(p), np.zeros_like(p)
-    for i in range(STEPS):  # one jitted gradient per Adam step
+    p = jnp.stack([jnp.full(width, lr_max / 2), jnp.full(width, 0.5)])
+    state = _OPTIMIZER.init(p)
+    for _ in range(STEPS):  # one jitted gradient and one jitted Adam step (shb_lib.meta_optimizer) per step
         _, g = _value_and_grad(p, problem, lr_max, use_log)
-        g = np.asarray(g)
-        m = 0.9 * m + 0.1 * g
-        v = 0.999 * v + 0.001 * g * g
-        p = p - ADAM_LR * (m / (1 - 0.9 ** (i + 1))) / (np.sqrt(v / (1 - 0.999 ** (i + 1))) + 1e-8)
+        p, state = _adam_step(p, g, state)
+    p = np.asarray(p)
     lrs = np.broadcast_to(np.clip(p[0], 0, lr_max), (T,))
     mus = np.broadcast_to(np.clip(p[1], 0, MU_MAX), (T,))
     return float(nqm.rollout(problem, lrs, mus)[-1])
@@ -86,6 +92,8 @@ def _warm_up_loops():
         for width in (1, T):
             for use_log in (False, True):
                 jax.block_until_ready(_value_and_grad(np.zeros((2, width)), problem, 0.2, use_log))
+                p = jnp.zeros((2, width))
+                jax.block_until_ready(_adam_step(p, p, _OPTIMIZER.init(p)))
 
 
 def main():

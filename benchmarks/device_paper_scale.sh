@@ -53,12 +53,12 @@ phase() {  # phase NAME 'SHELL COMMAND': run it under the time left, log its wal
 printf -v PY %q "$PYTHON"
 printf -v RESULTS %q "$OUT/results"
 printf -v OUTQ %q "$OUT"
-MNIST="$PY -m shb_lib.experiments mnist --scale paper --out $RESULTS"
+MNIST="$PY -m shb_lib.mnist.experiments mnist --scale paper --out $RESULTS"
 LOG="2>&1 | tr '\\r' '\\n' | grep -v '^ *\$' | tee -a $OUTQ/run.log | tail -n 12"  # tqdm's bars as lines, the last few
 
 (nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "no nvidia-smi") \
   | tee "$OUT/device.txt"
-"$PYTHON" -c "import jax; from shb_lib.experiments import _matmul_precision as m; print('jax', jax.__version__, jax.devices(), 'matmul precision', m())" \
+"$PYTHON" -c "import jax; from shb_lib.mnist.experiments import _matmul_precision as m; print('jax', jax.__version__, jax.devices(), 'matmul precision', m())" \
   | tee -a "$OUT/device.txt"
 pack
 for T in $HORIZONS; do

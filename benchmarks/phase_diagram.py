@@ -22,6 +22,9 @@ import jax
 import numpy as np
 
 from shb_lib.nqm import phase as ph
+from shb_lib.precision import use_float64
+
+use_float64()  # the noisy quadratic is float64 (shb_lib.precision)
 
 
 def main(argv=None) -> int:

@@ -1,20 +1,20 @@
 """shb_lib: the computations behind the book *Understanding Short-Horizon Bias in Stochastic Meta-Optimization*.
 
-Every equation of Wu, Ren, Liao & Grosse (ICLR 2018) that the book uses lives once in this package:
+Every equation of Wu, Ren, Liao & Grosse (ICLR 2018) that the book uses lives once in this package, in the paper's
+two halves and what they share:
 
-- :mod:`shb_lib.nqm` -- the noisy quadratic model: moment recursions, greedy-optimal steps, schedules.
-- :mod:`shb_lib.data`, :mod:`shb_lib.mlp`, :mod:`shb_lib.optim` -- MNIST, the 784-100-100-10 network, SGD with momentum.
-- :mod:`shb_lib.hypergrad`, :mod:`shb_lib.meta`, :mod:`shb_lib.experiments` -- forward-mode hypergradients,
-  offline meta-optimization, loss surfaces and resumable paper-scale runs.
-- :mod:`shb_lib.widgets`, :mod:`shb_lib.plotting` -- sliders and the one figure style.
-- :mod:`shb_lib.book` -- regenerate the chapters' stored outputs.
+- :mod:`shb_lib.nqm` -- the noisy quadratic model: moment recursions, greedy-optimal steps, schedules, phases.
+- :mod:`shb_lib.mnist` -- the network half: MNIST, the 784-100-100-10 network, SGD with momentum, batches,
+  forward-mode hypergradients, offline and online SMD, loss surfaces, long runs, experiments and findings.
+- :mod:`shb_lib.estimators` -- meta-gradient estimators (truncated, ES, PES) on both halves.
+- Shared: :mod:`shb_lib.meta_optimizer` (the one meta-optimizer), :mod:`shb_lib.decay` (the decay schedules),
+  :mod:`shb_lib.divergence`, :mod:`shb_lib.checks`, :mod:`shb_lib.results_io`, :mod:`shb_lib.precision`.
+- Presentation: :mod:`shb_lib.plotting`, :mod:`shb_lib.widgets`, :mod:`shb_lib.explorables`, :mod:`shb_lib.glue`,
+  :mod:`shb_lib.book`, :mod:`shb_lib.pdf`.
 
-Importing the package turns on JAX's 64-bit mode (``jax_enable_x64``): the noisy quadratic is computed exactly in
-float64. Code for the network therefore creates its arrays with an explicit ``float32`` dtype.
+Importing the package changes no JAX setting. The noisy quadratic needs JAX's 64-bit mode: call
+:func:`shb_lib.precision.use_float64` once at the top (the chapters do); the network code creates its arrays in
+explicit ``float32``.
 """
-
-import jax
-
-jax.config.update("jax_enable_x64", True)
 
 __version__ = "0.1.0"

@@ -26,7 +26,7 @@ import numpy as np
 
 __all__ = [
     "DivergedError", "is_traced", "check_int", "check_real", "check_positive", "check_nonnegative",
-    "check_unit_interval", "check_bool", "check_choice", "check_key", "check_array", "check_float_dtype",
+    "check_unit_interval", "positive_1d", "check_bool", "check_choice", "check_key", "check_array", "check_float_dtype",
     "check_same_dtype", "check_mlp_params", "check_dataset", "check_finite_tree", "arg_type", "int_arg",
     "real_arg", "positive_arg",
 ]
@@ -148,6 +148,15 @@ def check_positive(name: str, value):
     return check_real(name, value, low=0.0, low_open=True)
 
 
+def positive_1d(name: str, value) -> np.ndarray:
+    """A finite number ``> 0`` or a 1-D array of them (one per run), as a float64 numpy array of shape ``(n,)``."""
+    check_positive(name, value)
+    x = np.atleast_1d(np.asarray(value, np.float64))
+    if x.ndim != 1:
+        raise ValueError(f"{name} must be a scalar or a 1-D array, got shape {x.shape}")
+    return x
+
+
 def check_nonnegative(name: str, value):
     """Finite and ``>= 0`` (element-wise for arrays)."""
     return check_real(name, value, low=0.0)
@@ -245,10 +254,10 @@ def check_same_dtype(name: str, tree, dtype, other: str):
 
 
 def check_mlp_params(name: str, params) -> tuple[int, int, np.dtype]:
-    """MLP parameters ``((W1, b1), (W2, b2), ...)`` as :func:`shb_lib.mlp.init_mlp` returns: float matrices and
+    """MLP parameters ``((W1, b1), (W2, b2), ...)`` as :func:`shb_lib.mnist.model.init_mlp` returns: float matrices and
     vectors whose shapes chain, all of one dtype. Returns ``(input width, number of classes, dtype)``; works on
     tracers (shapes and dtypes only)."""
-    how = f"{name} must be MLP parameters ((W1, b1), (W2, b2), ...) as shb_lib.mlp.init_mlp returns"
+    how = f"{name} must be MLP parameters ((W1, b1), (W2, b2), ...) as shb_lib.mnist.model.init_mlp returns"
     if not isinstance(params, (tuple, list)) or not params:
         raise ValueError(f"{how}, got {type(params).__name__}")
     dtype, width = None, None

@@ -251,7 +251,8 @@ def _html_output(kind: str, title: str, controls: list[dict], config: dict, figu
     uri, width, height = _png(figure)
     inputs = "\n".join(
         f'<label class="shb-explorable-control"><span class="shb-explorable-name">{esc(c["display"])}</span>'
-        f'<input type="range" min="0" max="{len(c["values"]) - 1}" step="1" value="{c["initial"]}" '
+        f'<input type="range" data-lm-suppress-shortcuts="true" min="0" max="{len(c["values"]) - 1}" '
+        f'step="1" value="{c["initial"]}" '
         f'data-control="{c["name"]}" aria-label="{esc(c["display"])}" '
         f'aria-valuetext="{esc(c["labels"][c["initial"]])}">'
         f'<output class="shb-explorable-value" data-control="{c["name"]}" '
@@ -263,16 +264,17 @@ def _html_output(kind: str, title: str, controls: list[dict], config: dict, figu
     out = f"""<div class="shb-explorable" data-explorable-id="{eid}" data-explorable="{kind}">
 <style>{_CSS}</style>
 <div class="shb-explorable-title">{esc(title)}</div>
-<div class="shb-explorable-controls" role="group" aria-label="{esc(title)}: controls" hidden>
+<div class="shb-explorable-controls" role="group" aria-label="{esc(title)}: controls" data-lm-suppress-shortcuts="true"
+     hidden="hidden">
 {inputs}
 </div>
 <div class="shb-explorable-figure">
 <img class="shb-explorable-fallback" width="{width}" height="{height}" alt="{esc(alt)}" src="{uri}">
 </div>
-<div class="shb-explorable-legend shb-explorable-controls" hidden>
+<div class="shb-explorable-legend shb-explorable-controls" hidden="hidden">
 {items}
 </div>
-<p class="shb-explorable-status" hidden></p>
+<p class="shb-explorable-status" hidden="hidden"></p>
 <p class="shb-explorable-readout" aria-live="polite"></p>
 <p class="shb-explorable-note shb-explorable-nojs">Showing the static figure for {esc(shown)}: the sliders need
 JavaScript (in Jupyter: trust the notebook, or run the cell).</p>

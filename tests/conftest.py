@@ -9,6 +9,11 @@ import sys
 
 import pytest
 
+from shb_lib.precision import use_float64
+
+# The tests run as the chapters do: JAX's 64-bit mode on (shb_lib.precision; importing shb_lib changes nothing).
+use_float64()
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 _NBVAL_COLLECTED: set[pathlib.Path] = set()
 

@@ -38,12 +38,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import shb_lib  # noqa: F401  (float64 on)
 import shb_lib.nqm as nqm
-from shb_lib import book, checks, data, hypergrad as hg, meta, mlp, optim, results_io
-from shb_lib import experiments as ex
+from shb_lib import book, checks, divergence, results_io
+from shb_lib.mnist import batches, data, hypergrad as hg, model, offline, optimizer, surface, training
+from shb_lib.mnist import experiments as ex
 from shb_lib import estimators as est
-from shb_lib import online as ol
+from shb_lib.mnist import online as ol
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -53,9 +53,9 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 KEY = jax.random.PRNGKey(0)
 X = jax.random.uniform(KEY, (60, 12), dtype=jnp.float32)
 Y = (jnp.arange(60) % 3).astype(jnp.int32)
-W0 = mlp.init_mlp(jax.random.PRNGKey(1), (12, 8, 3), std=0.3)
+W0 = model.init_mlp(jax.random.PRNGKey(1), (12, 8, 3), std=0.3)
 X784 = jnp.zeros((60, 784), jnp.float32)
-PROBLEM = hg.make_offline_problem(KEY, X, Y, W0, 3, 5, 1, K=10.0, mu=0.9)
+PROBLEM = hg.make_offline_problem(KEY, X, Y, W0, 3, 5, 1, time_const=10.0, mu=0.9)
 H0 = hg.default_hparams()
 NQ = nqm.NoisyQuadratic(h=[0.5, 1.0, 2.0], sigma2=0.1, theta0_mean=1.0, theta0_var=0.0)
 SCHED = est.constant_schedule
@@ -99,21 +99,21 @@ BAD = {
 
 # (kind, parameter named in the message, call with the bad value v)
 TARGETS = [
-    ("positive", "alpha_0", lambda v: optim.check_hyperparameters(alpha_0=v)),
-    ("positive", "K", lambda v: optim.check_hyperparameters(K=v)),
-    ("positive", "alpha_0", lambda v: optim.optax_reference(v, 0.5)),
+    ("positive", "alpha_0", lambda v: optimizer.check_hyperparameters(alpha_0=v)),
+    ("positive", "time_const", lambda v: optimizer.check_hyperparameters(time_const=v)),
+    ("positive", "alpha_0", lambda v: optimizer.optax_reference(v, 0.5)),
     ("positive", "alpha_0", lambda v: hg.default_hparams(alpha_0=v)),
     ("positive", "beta", lambda v: hg.default_hparams(beta=v)),
-    ("positive", "K", lambda v: hg.make_offline_problem(KEY, X, Y, W0, 3, 5, 1, K=v)),
-    ("positive", "alpha", lambda v: meta.pretrain(KEY, X784, Y, steps=1, alpha=v, batch_size=5)),
-    ("positive", "init_std", lambda v: meta.pretrain(KEY, X784, Y, steps=1, batch_size=5, init_std=v)),
-    ("positive", "meta_lr", lambda v: meta.smd(KEY, X, Y, W0, 2, H0, 1, meta_lr=v, batch_size=5, n_eval_batches=1)),
-    ("positive", "alpha_0", lambda v: meta.train_schedule(KEY, X, Y, X, Y, W0, v, 1.0, 10, record_every=5,
+    ("positive", "time_const", lambda v: hg.make_offline_problem(KEY, X, Y, W0, 3, 5, 1, time_const=v)),
+    ("positive", "alpha", lambda v: training.pretrain(KEY, X784, Y, steps=1, alpha=v, batch_size=5)),
+    ("positive", "init_std", lambda v: training.pretrain(KEY, X784, Y, steps=1, batch_size=5, init_std=v)),
+    ("positive", "meta_lr", lambda v: offline.smd(KEY, X, Y, W0, 2, H0, 1, meta_lr=v, batch_size=5, n_eval_batches=1)),
+    ("positive", "alpha_0", lambda v: training.train_schedule(KEY, X, Y, X, Y, W0, v, 1.0, 10, record_every=5,
                                                            batch_size=5, n_eval_batches=1)),
-    ("positive", "K", lambda v: meta.train_schedule(KEY, X, Y, X, Y, W0, 0.1, 1.0, 10, record_every=5,
-                                                     batch_size=5, n_eval_batches=1, K=v)),
-    ("positive", "beta_range", lambda v: meta.random_search(KEY, PROBLEM, 2, beta_range=(1e-2, v))),
-    ("positive", "std", lambda v: mlp.init_mlp(KEY, (12, 3), std=v)),
+    ("positive", "time_const", lambda v: training.train_schedule(KEY, X, Y, X, Y, W0, 0.1, 1.0, 10, record_every=5,
+                                                     batch_size=5, n_eval_batches=1, time_const=v)),
+    ("positive", "beta_range", lambda v: surface.random_search(KEY, PROBLEM, 2, beta_range=(1e-2, v))),
+    ("positive", "std", lambda v: model.init_mlp(KEY, (12, 3), std=v)),
     ("positive", "alpha", lambda v: ol.online_hparams(v, 0.9)),
     ("positive", "alpha", lambda v: ol.online_run(KEY, X, Y, X, Y, v, 0.9, CONFIG)),
     ("positive", "meta_lr", lambda v: CONFIG._replace(meta_lr=v).validate()),
@@ -121,24 +121,24 @@ TARGETS = [
     ("positive", "alpha_eff", lambda v: ol.lookahead_surface(KEY, (W0, W0), X, Y, v)),
     ("positive", "sigma", lambda v: est.smoothed_exact_gradient(NQ, SCHED, PHI, 5, v)),
     ("positive", "sigma", lambda v: est.es_gradient(TASK, PHI, KEY, v, 1)),
-    ("positive", "decay_steps", lambda v: est.mnist_task(X, Y, W0, 5, v, batch_size=5)),
-    ("positive", "learning_rate", lambda v: est.meta_optimize(_grad_fn, PHI, KEY, 2, v)),
+    ("positive", "time_const", lambda v: est.mnist_task(X, Y, W0, 5, v, batch_size=5)),
+    ("positive", "meta_lr", lambda v: est.meta_optimize(_grad_fn, PHI, KEY, 2, v)),
     ("positive", "max_step", lambda v: est.stationary_point(NQ, SCHED, PHI, 5, 5, max_step=v)),
     ("positive", "adam_lr", lambda v: nqm.optimized_schedule(NQ, 3, adam_lr=v)),
     ("positive", "lr_max", lambda v: nqm.fixed_schedule(NQ, 3, lr_max=v)),
-    ("nonneg", "beta", lambda v: optim.check_hyperparameters(beta=v)),
-    ("nonneg", "beta", lambda v: meta.train_schedule(KEY, X, Y, X, Y, W0, 0.1, v, 10, record_every=5,
+    ("nonneg", "beta", lambda v: optimizer.check_hyperparameters(beta=v)),
+    ("nonneg", "beta", lambda v: training.train_schedule(KEY, X, Y, X, Y, W0, 0.1, v, 10, record_every=5,
                                                       batch_size=5, n_eval_batches=1)),
     ("nonneg", "sigma2", lambda v: nqm.NoisyQuadratic(h=[1.0, 2.0], sigma2=v, theta0_mean=1.0, theta0_var=0.0)),
     ("nonneg", "theta0_var", lambda v: nqm.NoisyQuadratic(h=[1.0, 2.0], sigma2=0.1, theta0_mean=1.0, theta0_var=v)),
     ("nonneg", "scale", lambda v: NQ.with_noise_scale(v)),
     ("nonneg", "noise_scale", lambda v: nqm.figure1_schedules(3, steps=1, noise_scale=v)),
     ("nonneg", "lr", lambda v: nqm.step(NQ, nqm.init_moments(NQ), v, 0.0)),
-    ("unit", "mu", lambda v: optim.check_hyperparameters(mu=v)),
+    ("unit", "mu", lambda v: optimizer.check_hyperparameters(mu=v)),
     ("unit", "mu", lambda v: hg.default_hparams(mu=v)),
     ("unit", "mu", lambda v: hg.make_offline_problem(KEY, X, Y, W0, 3, 5, 1, mu=v)),
-    ("unit", "mu", lambda v: meta.pretrain(KEY, X784, Y, steps=1, batch_size=5, mu=v)),
-    ("unit", "mu", lambda v: meta.train_schedule(KEY, X, Y, X, Y, W0, 0.1, 1.0, 10, record_every=5, batch_size=5,
+    ("unit", "mu", lambda v: training.pretrain(KEY, X784, Y, steps=1, batch_size=5, mu=v)),
+    ("unit", "mu", lambda v: training.train_schedule(KEY, X, Y, X, Y, W0, 0.1, 1.0, 10, record_every=5, batch_size=5,
                                                   n_eval_batches=1, mu=v)),
     ("unit", "mu", lambda v: ol.online_hparams(0.1, v)),
     ("unit", "mu", lambda v: ol.lookahead_surface(KEY, (W0, W0), X, Y, [0.1], mu=v)),
@@ -148,17 +148,17 @@ TARGETS = [
     ("int1", "horizon", lambda v: hg.make_offline_problem(KEY, X, Y, W0, v, 5, 1)),
     ("int1", "batch_size", lambda v: hg.make_offline_problem(KEY, X, Y, W0, 3, v, 1)),
     ("int1", "n_eval_batches", lambda v: hg.make_offline_problem(KEY, X, Y, W0, 3, 5, v)),
-    ("int1", "batch_size", lambda v: hg.sample_batches(KEY, 60, 2, v)),
-    ("int1", "horizon", lambda v: meta.smd(KEY, X, Y, W0, v, H0, 1, batch_size=5, n_eval_batches=1)),
-    ("int1", "n_eval_batches", lambda v: meta.smd(KEY, X, Y, W0, 2, H0, 1, batch_size=5, n_eval_batches=v)),
-    ("int1", "steps", lambda v: meta.train_schedule(KEY, X, Y, X, Y, W0, 0.1, 1.0, v, record_every=5, batch_size=5,
+    ("int1", "batch_size", lambda v: batches.epoch_batches(KEY, 60, 2, v)),
+    ("int1", "horizon", lambda v: offline.smd(KEY, X, Y, W0, v, H0, 1, batch_size=5, n_eval_batches=1)),
+    ("int1", "n_eval_batches", lambda v: offline.smd(KEY, X, Y, W0, 2, H0, 1, batch_size=5, n_eval_batches=v)),
+    ("int1", "steps", lambda v: training.train_schedule(KEY, X, Y, X, Y, W0, 0.1, 1.0, v, record_every=5, batch_size=5,
                                                      n_eval_batches=1)),
-    ("int1", "n_eval_batches", lambda v: meta.train_schedule(KEY, X, Y, X, Y, W0, 0.1, 1.0, 10, record_every=5,
+    ("int1", "n_eval_batches", lambda v: training.train_schedule(KEY, X, Y, X, Y, W0, 0.1, 1.0, 10, record_every=5,
                                                               batch_size=5, n_eval_batches=v)),
-    ("int1", "n_samples", lambda v: meta.random_search(KEY, PROBLEM, v)),
-    ("int1", "chunk", lambda v: meta.random_search(KEY, PROBLEM, 2, chunk=v)),
-    ("int1", "top", lambda v: meta.best_of_surface(SURFACE, v)),
-    ("int1", "sizes", lambda v: mlp.init_mlp(KEY, (12, v))),
+    ("int1", "n_samples", lambda v: surface.random_search(KEY, PROBLEM, v)),
+    ("int1", "chunk", lambda v: surface.random_search(KEY, PROBLEM, 2, chunk=v)),
+    ("int1", "top", lambda v: surface.best_of_surface(SURFACE, v)),
+    ("int1", "sizes", lambda v: model.init_mlp(KEY, (12, v))),
     ("int1", "steps", lambda v: CONFIG._replace(steps=v).validate()),
     ("int1", "lookahead", lambda v: ol.lookahead_surface(KEY, (W0, W0), X, Y, [0.1], lookahead=v)),
     ("int1", "T", lambda v: nqm.greedy_schedule(NQ, v)),
@@ -171,18 +171,18 @@ TARGETS = [
     ("int1", "n_runs", lambda v: est.objective_samples(TASK, [PHI], KEY, v)),
     ("int1", "Ks", lambda v: est.sweep_windows(_grad_fn, PHI, KEY, [1, v], 2)),
     ("int1", "n_last", lambda v: est.polyak_average(np.zeros((5, 1)), v)),
-    ("int0", "steps", lambda v: meta.pretrain(KEY, X784, Y, steps=v, batch_size=5)),
-    ("int0", "n_meta_steps", lambda v: meta.smd(KEY, X, Y, W0, 2, H0, v, batch_size=5, n_eval_batches=1)),
+    ("int0", "steps", lambda v: training.pretrain(KEY, X784, Y, steps=v, batch_size=5)),
+    ("int0", "meta_steps", lambda v: offline.smd(KEY, X, Y, W0, 2, H0, v, batch_size=5, n_eval_batches=1)),
     ("int0", "meta_steps", lambda v: CONFIG._replace(meta_steps=v).validate()),
     ("int0", "steps", lambda v: nqm.optimized_schedule(NQ, 3, steps=v)),
     ("int0", "decay_steps", lambda v: nqm.fixed_lr_meta_objective(NQ, [0.1], 3, decay_steps=v)),
-    ("key", "key", lambda v: mlp.init_mlp(v, (12, 3))),
-    ("key", "key", lambda v: hg.sample_batches(v, 60, 2, 5)),
+    ("key", "key", lambda v: model.init_mlp(v, (12, 3))),
+    ("key", "key", lambda v: batches.epoch_batches(v, 60, 2, 5)),
     ("key", "key", lambda v: hg.make_offline_problem(v, X, Y, W0, 3, 5, 1)),
-    ("key", "key", lambda v: meta.pretrain(v, X784, Y, steps=1, batch_size=5)),
-    ("key", "key", lambda v: meta.smd(v, X, Y, W0, 2, H0, 1, batch_size=5, n_eval_batches=1)),
-    ("key", "key", lambda v: meta.random_search(v, PROBLEM, 2)),
-    ("key", "key", lambda v: meta.train_schedule(v, X, Y, X, Y, W0, 0.1, 1.0, 10, record_every=5, batch_size=5,
+    ("key", "key", lambda v: training.pretrain(v, X784, Y, steps=1, batch_size=5)),
+    ("key", "key", lambda v: offline.smd(v, X, Y, W0, 2, H0, 1, batch_size=5, n_eval_batches=1)),
+    ("key", "key", lambda v: surface.random_search(v, PROBLEM, 2)),
+    ("key", "key", lambda v: training.train_schedule(v, X, Y, X, Y, W0, 0.1, 1.0, 10, record_every=5, batch_size=5,
                                                   n_eval_batches=1)),
     ("key", "key", lambda v: ol.online_run(v, X, Y, X, Y, 0.1, 0.9, CONFIG)),
     ("key", "key", lambda v: ol.lookahead_surface(v, (W0, W0), X, Y, [0.1])),
@@ -228,16 +228,16 @@ MISMATCHES = [
     ("images", lambda: hg.make_offline_problem(KEY, X[:, :11], Y, W0, 3, 5, 1)),
     ("labels", lambda: hg.make_offline_problem(KEY, X, Y + 5, W0, 3, 5, 1)),
     ("labels", lambda: hg.make_offline_problem(KEY, X, Y[:10], W0, 3, 5, 1)),
-    ("images", lambda: meta.pretrain(KEY, X784[:, :783], Y, steps=2, batch_size=5)),
-    ("test_images", lambda: meta.train_schedule(KEY, X, Y, X[:, :11], Y, W0, 0.1, 1.0, 10, record_every=5,
+    ("images", lambda: training.pretrain(KEY, X784[:, :783], Y, steps=2, batch_size=5)),
+    ("test_images", lambda: training.train_schedule(KEY, X, Y, X[:, :11], Y, W0, 0.1, 1.0, 10, record_every=5,
                                                 batch_size=5, n_eval_batches=1)),
-    ("alpha_0 and beta", lambda: meta.train_schedule(KEY, X, Y, X, Y, W0, [0.1, 0.2], [1.0], 10, record_every=5,
+    ("alpha_0 and beta", lambda: training.train_schedule(KEY, X, Y, X, Y, W0, [0.1, 0.2], [1.0], 10, record_every=5,
                                                      batch_size=5, n_eval_batches=1)),
-    ("w0", lambda: meta.smd(KEY, X, Y, jax.tree.map(lambda a: a.astype(jnp.float64), W0), 2, H0, 1, batch_size=5,
+    ("w0", lambda: offline.smd(KEY, X, Y, jax.tree.map(lambda a: a.astype(jnp.float64), W0), 2, H0, 1, batch_size=5,
                             n_eval_batches=1)),
-    ("hparams0", lambda: meta.smd(KEY, X, Y, W0, 2, {"log_alpha_eff": math.nan, "log_beta": 0.0}, 1,
+    ("hparams0", lambda: offline.smd(KEY, X, Y, W0, 2, {"log_alpha_eff": math.nan, "log_beta": 0.0}, 1,
                                   batch_size=5, n_eval_batches=1)),
-    ("surface", lambda: meta.best_of_surface({"alpha_0": np.ones(3), "beta": np.ones(2), "loss": np.ones(3)})),
+    ("surface", lambda: surface.best_of_surface({"alpha_0": np.ones(3), "beta": np.ones(2), "loss": np.ones(3)})),
     ("test_images", lambda: ol.online_run(KEY, X, Y, X[:, :11], Y, 0.1, 0.9, CONFIG)),
     ("mu", lambda: ol.online_run(KEY, X, Y, X, Y, [0.1, 0.2], [0.9, 0.9, 0.9], CONFIG)),
     ("state", lambda: ol.lookahead_surface(KEY, W0, X, Y, [0.1])),
@@ -249,7 +249,7 @@ MISMATCHES = [
     ("exact", lambda: nqm.monte_carlo_zscores(np.ones((5, 4)), np.ones(3))),
     ("momenta", lambda: nqm.final_excess_loss(NQ, jnp.ones(3) * 0.1, jnp.ones(2) * 0.1)),
     ("exact", lambda: est.estimator_statistics(np.ones((4, 2)), np.zeros(1))),
-    ("sizes", lambda: mlp.init_mlp(KEY, (12, 2.5))),
+    ("sizes", lambda: model.init_mlp(KEY, (12, 2.5))),
     ("dtype", lambda: hg.default_hparams(dtype=jnp.int32)),
     ("data_dir", lambda: data.load_mnist(5)),
 ]
@@ -267,7 +267,7 @@ def test_beta_zero_is_a_named_error_not_a_math_domain_error():
 
 def test_horizon_true_is_refused_by_every_module():
     raises_naming(lambda: hg.make_offline_problem(KEY, X, Y, W0, True, 5, 1), "horizon")
-    raises_naming(lambda: meta.smd(KEY, X, Y, W0, True, H0, 1, batch_size=5, n_eval_batches=1), "horizon")
+    raises_naming(lambda: offline.smd(KEY, X, Y, W0, True, H0, 1, batch_size=5, n_eval_batches=1), "horizon")
     raises_naming(lambda: nqm.greedy_schedule(NQ, True), "T")
     raises_naming(lambda: est.exact_objective(NQ, SCHED, PHI, True), "T")
     raises_naming(lambda: ol.lookahead_surface(KEY, (W0, W0), X, Y, [0.1], lookahead=True), "lookahead")
@@ -321,28 +321,28 @@ def test_arg_type_gives_argparse_the_same_check():
 
 
 def test_best_of_surface_refuses_a_surface_that_diverged_everywhere():
-    surface = dict(SURFACE, loss=np.array([np.inf, np.inf]))
-    raises_naming(lambda: meta.best_of_surface(surface, top=3), "diverged", checks.DivergedError)
+    surf = dict(SURFACE, loss=np.array([np.inf, np.inf]))
+    raises_naming(lambda: surface.best_of_surface(surf, top=3), "diverged", checks.DivergedError)
 
 
 def test_best_of_surface_never_averages_in_a_diverged_sample():
-    surface = {"alpha_0": np.array([0.1, 0.4, 5.0]), "beta": np.array([1.0, 4.0, 50.0]),
-               "loss": np.array([0.3, 0.2, np.inf])}
-    a, b = meta.best_of_surface(surface, top=3)
+    surf = {"alpha_0": np.array([0.1, 0.4, 5.0]), "beta": np.array([1.0, 4.0, 50.0]),
+            "loss": np.array([0.3, 0.2, np.inf])}
+    a, b = surface.best_of_surface(surf, top=3)
     assert a == pytest.approx(0.2) and b == pytest.approx(2.0)  # geometric means of the two finite samples
 
 
 def test_train_schedule_refuses_zero_evaluation_batches():
-    raises_naming(lambda: meta.train_schedule(KEY, X, Y, X, Y, W0, 0.1, 1.0, 10, record_every=5, batch_size=5,
+    raises_naming(lambda: training.train_schedule(KEY, X, Y, X, Y, W0, 0.1, 1.0, 10, record_every=5, batch_size=5,
                                               n_eval_batches=0), "n_eval_batches")
 
 
 def test_a_long_run_whose_loss_rose_tenfold_is_flagged_and_a_healthy_one_is_not():
     a = [0.05, 1.0, 30.0, 77.0]
-    r = meta.train_schedule(jax.random.PRNGKey(7), X, Y, X, Y, W0, a, [0.0] * 4, 10, record_every=5, batch_size=20,
-                            n_eval_batches=2, K=10.0)
+    r = training.train_schedule(jax.random.PRNGKey(7), X, Y, X, Y, W0, a, [0.0] * 4, 10, record_every=5, batch_size=20,
+                            n_eval_batches=2, time_const=10.0)
     loss = r["train_loss"]
-    rose = np.max(loss, axis=1) > meta.DIVERGENCE_FACTOR * loss[:, 0]
+    rose = np.max(loss, axis=1) > divergence.DIVERGENCE_FACTOR * loss[:, 0]
     assert np.all(np.isfinite(loss[2:])) and rose.tolist() == [False, False, True, True]  # finite, yet far above
     assert r["diverged"].tolist() == rose.tolist()
     assert np.all(np.isfinite(r["test_error"]))  # the flag alone: the finite numbers stay as measured
@@ -776,7 +776,7 @@ def test_a_read_only_out_fails_before_a_unit_is_computed_not_after(tmp_path, mon
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr(ex.meta, "random_search", computed)
+    monkeypatch.setattr(ex.surface, "random_search", computed)
     monkeypatch.setattr(results_io.tempfile, "mkstemp", read_only)
     msg = raises_naming(lambda: ex.surface_unit(CTX, _tiny_cfg(), 4, out=tmp_path), "out must be a writable folder")
     assert "Read-only" in msg
@@ -851,7 +851,7 @@ def _surface_unit_info(T, n):
 
 def test_organize_never_labels_a_surface_chosen_long_run_smd():
     surf = {"alpha_0": np.array([0.1, 0.2, 0.4]), "beta": np.array([1.0, 2.0, 4.0]), "loss": np.array([3, 2, 1.0])}
-    best = meta.best_of_surface(surf, 3)
+    best = surface.best_of_surface(surf, 3)
     long = {"horizons": np.array([4]), "step": np.array([5]), "train_loss": np.ones((1, 1))}
     claims_smd = {"config": {"unit": "long", "alpha_0": [round(best[0], 6)], "beta": [round(best[1], 6)]},
                   "scale": "book"}  # no "chosen_by": the convention for SMD, as --choose smd wrote it
@@ -869,7 +869,7 @@ def test_organize_reads_long_seeds_units_and_a_diverged_surface():
     assert labels and all(lab.startswith("surface top 3 of 2500 samples") for lab in labels), labels
     ok = {"alpha_0": np.array([0.1, 0.2]), "beta": np.array([1.0, 2.0]), "loss": np.array([2.0, 1.0])}
     dead = dict(ok, loss=np.array([np.inf, np.nan]))
-    best = meta.best_of_surface(ok, 3)
+    best = surface.best_of_surface(ok, 3)
     long = {"horizons": np.array([4]), "step": np.array([5]), "train_loss": np.ones((1, 1))}
     info = {"config": {"unit": "long", "alpha_0": [round(best[0], 6)], "beta": [round(best[1], 6)],
                        "chosen_by": "surface top 3"}}
@@ -882,7 +882,7 @@ def test_organize_reads_long_seeds_units_and_a_diverged_surface():
 def test_run_mnist_names_the_horizon_whose_surface_diverged_and_the_cli_says_so_in_one_line(monkeypatch, capsys,
                                                                                             tmp_path):
     monkeypatch.setattr(ex, "_Context", lambda cfg: CTX)
-    monkeypatch.setattr(ex.meta, "random_search", lambda key, problem, n, *a, **k: {
+    monkeypatch.setattr(ex.surface, "random_search", lambda key, problem, n, *a, **k: {
         "alpha_0": np.full(n, 0.1), "beta": np.ones(n), "loss": np.full(n, np.inf)})
     msg = raises_naming(lambda: ex.run_mnist("book", horizons=(4,), units=("surface", "long"), **TINY),
                         "horizon 4", checks.DivergedError)

@@ -1,7 +1,7 @@
 """The book's qualitative claims, one test each.
 
 Every test quotes the sentence and names the chapter, asserts the claim on the library (the exact float64 noisy
-quadratic; for the network, the committed units of every seed, through :mod:`shb_lib.findings`, with its margin),
+quadratic; for the network, the committed units of every seed, through :mod:`shb_lib.mnist.findings`, with its margin),
 and has a twin that breaks the claim's premise (the noise removed, the horizons swapped, ...) and asserts that the
 same check then fails: a claims test that cannot fail is a defect. When a sentence in a chapter changes, change its
 quote here; when a claim stops holding, the chapter must stop making it.
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 import shb_lib.nqm as nqm
-from shb_lib import experiments as ex
-from shb_lib import findings as fd
+from shb_lib.mnist import experiments as ex
+from shb_lib.mnist import findings as fd
 from shb_lib.book import ROOT
 
 T = nqm.PAPER_T

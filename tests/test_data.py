@@ -1,4 +1,4 @@
-"""Tests of the MNIST loader :mod:`shb_lib.data`.
+"""Tests of the MNIST loader :mod:`shb_lib.mnist.data`.
 
 All but one test use tiny synthetic IDX files (the module's table of SHA-256 sums and shapes is patched to
 theirs) and fake mirrors (``file://`` folders, or an ``http.server`` on 127.0.0.1), so no test needs the network.
@@ -21,8 +21,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shb_lib import data
-from shb_lib.data import MNIST, MNISTCorruptError, MNISTNotFoundError, load_mnist
+from shb_lib.mnist import data
+from shb_lib.mnist.data import MNIST, MNISTCorruptError, MNISTNotFoundError, load_mnist
 
 N_TRAIN, N_TEST = 6, 3
 NAMES = data.FILE_NAMES

@@ -13,7 +13,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import shb_lib  # noqa: F401
 from shb_lib import estimators as est
 from shb_lib import nqm
 
@@ -132,7 +131,7 @@ def test_es_is_pes_and_truncated_es_with_a_single_window():
 # The noisy quadratic: exact references and the sampled estimators against them.
 
 T_NQM = 60
-SCHED = functools.partial(est.inverse_time_schedule, decay_steps=10.0)  # decay matters within T_NQM
+SCHED = functools.partial(est.inverse_time_schedule, time_const=10.0)  # decay matters within T_NQM
 
 
 @pytest.fixture(scope="module")
@@ -256,8 +255,8 @@ def test_bad_input_raises(small):
         (lambda: est.estimator_statistics(np.array([[1.0], [np.inf]]), np.zeros(1)), "estimates"),
         (lambda: est.sweep_windows(lambda p, k, K: p, PHI, key, [1], 1), "n_repeats"),
         (lambda: est.windowed_estimator("sgd", task), "name"),
-        (lambda: est.meta_optimize(lambda p, k: p, PHI, key, 0, 0.1), "n_steps"),
-        (lambda: est.meta_optimize(lambda p, k: p, PHI, key, 5, -0.1), "learning_rate"),
+        (lambda: est.meta_optimize(lambda p, k: p, PHI, key, 0, 0.1), "meta_steps"),
+        (lambda: est.meta_optimize(lambda p, k: p, PHI, key, 5, -0.1), "meta_lr"),
         (lambda: est.polyak_average(np.zeros((5, 2)), 6), "n_last"),
     ]
     for fn, name in cases:
@@ -301,7 +300,7 @@ def test_reference_statistics_of_known_samples():
 # ----------------------------------------------------------------------------------------------------------------
 # The MNIST window function, on a tiny network and synthetic data (the chapter runs the paper's MLP on MNIST).
 
-from shb_lib import mlp, optim  # noqa: E402
+from shb_lib.mnist import model, optimizer  # noqa: E402
 
 N_SYN, D_SYN, T_SYN = 64, 6, 8
 PHI_SYN = jnp.log(jnp.array([0.3, 2.0]))
@@ -313,8 +312,8 @@ def syn():
     kx, kw = jax.random.split(jax.random.PRNGKey(11))
     x = jax.random.normal(kx, (N_SYN, D_SYN), dtype=jnp.float32)
     y = jnp.argmax(x[:, :3], axis=1).astype(jnp.int32)
-    w0 = mlp.init_mlp(kw, sizes=(D_SYN, 5, 3), std=0.5)
-    return x, y, w0, est.mnist_task(x, y, w0, T_SYN, decay_steps=4.0, batch_size=8)
+    w0 = model.init_mlp(kw, sizes=(D_SYN, 5, 3), std=0.5)
+    return x, y, w0, est.mnist_task(x, y, w0, T_SYN, time_const=4.0, batch_size=8)
 
 
 def test_mnist_task_shapes_and_dtypes(syn):
@@ -335,13 +334,13 @@ def test_mnist_task_steps_are_momentum_sgd_with_inverse_time_decay(syn):
     k_init, k_run = jax.random.PRNGKey(2), jax.random.PRNGKey(3)
     batch = lambda k: jax.random.randint(k, (8,), 0, N_SYN)
     idx = batch(jax.random.fold_in(k_init, 0))
-    w, v, g = w0, optim.zeros_like_tree(w0), jax.grad(mlp.cross_entropy)(w0, x[idx], y[idx])
+    w, v, g = w0, optimizer.zeros_like_tree(w0), jax.grad(model.cross_entropy)(w0, x[idx], y[idx])
     total = 0.0
     for t in (0, 1):
         lr = 0.3 / (1 + t / 4.0) ** 2.0
-        w, v = optim.momentum_update(w, v, g, lr, 0.9)
+        w, v = optimizer.momentum_update(w, v, g, lr, 0.9)
         idx = batch(jax.random.fold_in(k_run, t + 1))
-        loss, g = jax.value_and_grad(mlp.cross_entropy)(w, x[idx], y[idx])
+        loss, g = jax.value_and_grad(model.cross_entropy)(w, x[idx], y[idx])
         total += float(loss)
     (w_task, _, _), loss_task = jax.jit(task.unroll, static_argnums=4)(PHI_SYN, task.init(k_init), k_run, 0, 2)
     np.testing.assert_allclose(loss_task, total, rtol=1e-5)
@@ -391,7 +390,7 @@ def test_mnist_task_bad_input_raises(syn):
     x, y, w0, _ = syn
     cases = [
         (lambda: est.mnist_task(x, y, w0, 0, 4.0), "T"),
-        (lambda: est.mnist_task(x, y, w0, 5, 0.0), "decay_steps"),
+        (lambda: est.mnist_task(x, y, w0, 5, 0.0), "time_const"),
         (lambda: est.mnist_task(x, y, w0, 5, 4.0, momentum=1.0), "momentum"),
         (lambda: est.mnist_task(x, y, w0, 5, 4.0, batch_size=N_SYN + 1), "batch_size"),
         (lambda: est.mnist_task(x, y, w0, 5, 4.0, batch_size=0), "batch_size"),

@@ -10,9 +10,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import shb_lib  # noqa: F401
-from shb_lib import experiments as ex
-from shb_lib import meta, mlp
+from shb_lib.mnist import experiments as ex
+from shb_lib.mnist import model
+from shb_lib.mnist.surface import best_of_surface
 from shb_lib.book import ROOT
 
 
@@ -21,7 +21,7 @@ def _ctx():
     x = jax.random.uniform(k, (300, 10), dtype=jnp.float32)
     y = (jnp.argmax(x[:, :3], axis=1)).astype(jnp.int32)
     return types.SimpleNamespace(X=x, Y=y, Xt=x[:60], Yt=y[:60], key=k, source="synthetic",
-                                 w0=mlp.init_mlp(jax.random.PRNGKey(1), (10, 6, 3), std=0.3))
+                                 w0=model.init_mlp(jax.random.PRNGKey(1), (10, 6, 3), std=0.3))
 
 
 def _cfg(**kw):
@@ -88,7 +88,7 @@ def test_interrupted_smd_resumes_from_checkpoint_and_counts_every_process_wall_t
     ctx, cfg = _ctx(), _cfg()
     full, _ = ex.smd_unit(ctx, cfg, 4, 0.1, out=None, checkpoint_every=2)
     calls = {"n": 0}
-    real, real_clock = ex.meta.smd, ex.time.perf_counter
+    real, real_clock = ex.offline.smd, ex.time.perf_counter
 
     def flaky(*a, **k):
         calls["n"] += 1
@@ -97,7 +97,7 @@ def test_interrupted_smd_resumes_from_checkpoint_and_counts_every_process_wall_t
         return real(*a, **k)
 
     clock = itertools.count(0.0, 1000.0)  # the first process is slow: every reading of its clock is 1000 s later
-    monkeypatch.setattr(ex.meta, "smd", flaky)
+    monkeypatch.setattr(ex.offline, "smd", flaky)
     monkeypatch.setattr(ex.time, "perf_counter", lambda: next(clock))
     with pytest.raises(KeyboardInterrupt):
         ex.smd_unit(ctx, cfg, 4, 0.1, out=tmp_path, checkpoint_every=2)
@@ -106,7 +106,7 @@ def test_interrupted_smd_resumes_from_checkpoint_and_counts_every_process_wall_t
     assert not list(tmp_path.glob("*.json"))
     with np.load(partial) as z:
         assert z["_wall_time_s"].tolist() == [1000.0]  # its time up to its checkpoint
-    monkeypatch.setattr(ex.meta, "smd", real)
+    monkeypatch.setattr(ex.offline, "smd", real)
     resumed, info = ex.smd_unit(ctx, cfg, 4, 0.1, out=tmp_path, checkpoint_every=2)
     np.testing.assert_array_equal(resumed["values"], full["values"])
     np.testing.assert_array_equal(resumed["beta"], full["beta"])
@@ -230,7 +230,7 @@ def test_organize_groups_units_and_names_how_long_runs_were_chosen():
         for b0 in (10.0, 1.0, 0.1):
             units[f"smd-T{T}-{b0}"] = (smd(b0), _info("smd", ("gpu:NVIDIA H100",), horizon=T, init_beta=b0))
     surf = {T: units[f"surface-T{T}-8"][0] for T in (100, 1000)}
-    by_surface = {T: meta.best_of_surface(surf[T], 3) for T in (1000, 100)}
+    by_surface = {T: best_of_surface(surf[T], 3) for T in (1000, 100)}
     by_smd = {T: ex.smd_choice([units[f"smd-T{T}-{b}"][0] for b in (0.1, 10.0)]) for T in (1000, 100)}
     by_one = {T: ex.smd_choice([units[f"smd-T{T}-1.0"][0]]) for T in (1000, 100)}
     for name, choices, by in (("long-a", by_surface, "surface top 3"), ("long-b", by_smd, None),

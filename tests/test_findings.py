@@ -1,13 +1,14 @@
-"""Findings over seeds (shb_lib.findings), the prose's numbers (shb_lib.glue) and the authors' surface optimum
-(shb_lib.surface)."""
+"""Findings over seeds (shb_lib.mnist.findings), the prose's numbers (shb_lib.glue) and the authors' surface optimum
+(shb_lib.mnist.surface)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from shb_lib import findings as fd
-from shb_lib import glue, surface
+from shb_lib.mnist import findings as fd
+from shb_lib import glue
+from shb_lib.mnist import surface
 
 
 def test_spread_quartiles_and_text():

@@ -5,18 +5,17 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import shb_lib  # noqa: F401
-from shb_lib import hypergrad as hg
-from shb_lib import mlp
+from shb_lib.mnist import hypergrad as hg
+from shb_lib.mnist import model
 
 
-def _problem(dtype, horizon=12, batch_size=10, key=0, K=4.0, mu=0.8):
+def _problem(dtype, horizon=12, batch_size=10, key=0, time_const=4.0, mu=0.8):
     k = jax.random.PRNGKey(key)
     kx, ky, kw, kp = jax.random.split(k, 4)
     x = jax.random.uniform(kx, (300, 16), dtype=dtype)
     y = jax.random.randint(ky, (300,), 0, 4).astype(jnp.int32)
-    w0 = mlp.init_mlp(kw, (16, 8, 6, 4), std=0.3, dtype=dtype)
-    return hg.make_offline_problem(kp, x, y, w0, horizon, batch_size, n_eval_batches=3, K=K, mu=mu)
+    w0 = model.init_mlp(kw, (16, 8, 6, 4), std=0.3, dtype=dtype)
+    return hg.make_offline_problem(kp, x, y, w0, horizon, batch_size, n_eval_batches=3, time_const=time_const, mu=mu)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +55,7 @@ def test_float32_forward_mode_close_to_float64_reverse_mode():
     v32, g32 = hg.hypergradient(h32, p32)
     _, g64 = hg.reverse_hypergradient(h64, p64)
     assert v32.dtype == jnp.float32 and all(g.dtype == jnp.float32 for g in g32.values())
-    assert p32.images.dtype == jnp.float32 and p32.K.dtype == jnp.float32
+    assert p32.images.dtype == jnp.float32 and p32.time_const.dtype == jnp.float32
     for name in h32:
         np.testing.assert_allclose(float(g32[name]), float(g64[name]), rtol=2e-3, atol=1e-6)
 
@@ -94,13 +93,13 @@ def test_diverging_lookahead_is_reported_not_nan():
 @pytest.mark.parametrize(
     "kwargs, name",
     [({"horizon": 0}, "horizon"), ({"batch_size": 0}, "batch_size"), ({"mu": 1.0}, "mu"),
-     ({"mu": -0.5}, "mu"), ({"n_eval_batches": 0}, "n_eval_batches"), ({"K": -1.0}, "K")],
+     ({"mu": -0.5}, "mu"), ({"n_eval_batches": 0}, "n_eval_batches"), ({"time_const": -1.0}, "time_const")],
 )
 def test_bad_problem_arguments(kwargs, name):
     x = jnp.zeros((50, 4), jnp.float32)
     y = jnp.zeros((50,), jnp.int32)
-    w0 = mlp.init_mlp(jax.random.PRNGKey(0), (4, 3, 2))
-    args = dict(horizon=5, batch_size=5, n_eval_batches=1, K=10.0, mu=0.9)
+    w0 = model.init_mlp(jax.random.PRNGKey(0), (4, 3, 2))
+    args = dict(horizon=5, batch_size=5, n_eval_batches=1, time_const=10.0, mu=0.9)
     args.update(kwargs)
     with pytest.raises(ValueError, match=name):
         hg.make_offline_problem(jax.random.PRNGKey(0), x, y, w0, **args)

@@ -16,8 +16,14 @@ QUOTED = [
     ("README.md", "63.86 against 4.231", "03-short-horizon-bias.ipynb", r"optimized final excess loss\s+4\.231"),
     ("README.md", "the paper reports 4.25", "03-short-horizon-bias.ipynb", r"paper\s+4\.25"),
     ("book/intro.md", "63.86 against 4.231", "03-short-horizon-bias.ipynb", r"optimized final excess loss\s+4\.231"),
-    ("book/teaching.md", "greedy ends at 63.86, the long-horizon schedule at 4.231", "03-short-horizon-bias.ipynb",
-     r"optimized final excess loss\s+4\.231"),
+    ("book/teaching.md", "the long-horizon schedule at {glue:text}`03-short-horizon-bias.ipynb::ch3_optimized:s` "
+     "(the paper: 4.25)", "03-short-horizon-bias.ipynb", r"paper\s+4\.25"),
+    ("book/teaching.md", "at 50 steps 30, 10 and 10", "04-mnist-meta-optimization.ipynb",
+     r"\| horizon 50 \| 30 \| 10 \| 10 \|"),
+    ("book/teaching.md", "at 200 steps 10, 3 and 0.1", "04-mnist-meta-optimization.ipynb",
+     r"\| horizon 200 \| 10 \| 3 \| 0\.1 \|"),
+    ("book/teaching.md", "at 1000 steps 3, 1 and 0.03", "04-mnist-meta-optimization.ipynb",
+     r"\| horizon 1000 \| 3 \| 1 \| 0\.03 \|"),
 ]
 
 

@@ -96,6 +96,24 @@ def test_no_value_is_pasted_in_a_form_myst_nb_does_not_resolve():
     assert roles and all(GLUE_REF.fullmatch(r) for r in roles), [r for r in roles if not GLUE_REF.fullmatch(r)]
 
 
+def test_teaching_page_pastes_only_chapters_stored_outputs():
+    """The teaching page pastes chapter values the same way (cross-document glue): each in the form myst-nb resolves,
+    each a key that a chapter of the toc glues."""
+    text = (ROOT / "book" / "teaching.md").read_text(encoding="utf-8")
+    roles = re.findall(r"\{glue(?::\w+)?\}`[^`]*`", text)
+    assert roles, "the teaching page pastes no value: is GLUE_REF still its syntax?"
+    assert all(GLUE_REF.fullmatch(r) for r in roles), [r for r in roles if not GLUE_REF.fullmatch(r)]
+    chapters = set(toc_notebooks())
+    missing = []
+    for notebook, key in glue_refs(text):
+        assert chapter(notebook) in chapters, f"teaching.md pastes from {notebook}, which is not a chapter of the toc"
+        try:
+            read_glued(chapter(notebook), key)
+        except MissingGlue as e:
+            missing.append(str(e).split(";")[0])
+    assert not missing, "values the teaching page pastes that no chapter glues:\n" + "\n".join(missing)
+
+
 def test_glued_values_reader_names_notebook_and_key(tmp_path):
     nb = ROOT / "book" / "03-short-horizon-bias.ipynb"
     assert read_glued(nb, "ch3_greedy") == glued_values(nb)["ch3_greedy"]

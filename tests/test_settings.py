@@ -1,10 +1,10 @@
-"""The settings tables of chapters 4 and 5 (shb_lib.settings): every setting the faithfulness issue names is there,
+"""The settings tables of chapters 4 and 5 (shb_lib.mnist.settings): every setting the faithfulness issue names is there,
 every source has a value (or says "not stated"), and the book's columns are what the library runs."""
 
 from __future__ import annotations
 
-from shb_lib import experiments as ex
-from shb_lib import mlp, online, settings
+from shb_lib.mnist import experiments as ex
+from shb_lib.mnist import model, online, settings
 
 OFFLINE = ["pretraining steps", "meta-steps", "meta-optimized", "initial weights, std", "momentum convention",
            "time constant K", "batch size", "meta-objective batches", "meta-optimizer", "SMD starts",
@@ -30,7 +30,7 @@ def test_online_table_names_every_setting_with_a_value_from_each_source():
 def test_the_books_columns_are_what_the_library_runs(monkeypatch):
     rows = {r[0]: r for r in settings.offline_rows()}
     assert rows["time constant K"][4:6] == (f"{ex.SCALES['book']['K']:g}", f"{ex.SCALES['paper']['K']:g}")
-    assert rows["initial weights, std"][4] == f"{mlp.INIT_STD:g}"
+    assert rows["initial weights, std"][4] == f"{model.INIT_STD:g}"
     monkeypatch.setitem(ex.SCALES["book"], "K", 123.0)  # a change in the library shows in the table
     assert {r[0]: r for r in settings.offline_rows()}["time constant K"][4] == "123"
     on = {r[0]: r for r in settings.online_rows()}

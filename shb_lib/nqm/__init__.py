@@ -1,6 +1,7 @@
 """The noisy quadratic model (NQM) of Wu, Ren, Liao & Grosse (ICLR 2018, section 2 and Appendix A; short version
 section 2): exact moment dynamics of SGD with momentum, the greedy-optimal step, and greedy / fixed / optimized
-schedules. Everything is float64 (``shb_lib`` turns on ``jax_enable_x64``).
+schedules. Everything is float64: call :func:`shb_lib.precision.use_float64` once first (a problem built
+without it refuses).
 
 Submodules, one concept each: :mod:`.problem` (the problem), :mod:`.dynamics` (ICLR Theorem 1, losses, Monte Carlo),
 :mod:`.greedy` (ICLR Theorem 2), :mod:`.schedules` (fitted schedules, Fig. 1 and Fig. 2 computations).

@@ -22,6 +22,7 @@ import numpy as np
 from jax import lax
 
 from .. import checks
+from ..divergence import inf_from_first
 from .problem import BAND, NoisyQuadratic, _is_traced
 
 __all__ = [
@@ -193,13 +194,6 @@ def band_losses(problem: NoisyQuadratic, theta2, k: int = BAND):
     return jnp.sum(jnp.where(high, per_coord, 0.0), axis=-1), jnp.sum(jnp.where(low, per_coord, 0.0), axis=-1)
 
 
-def diverged_to_inf(losses):
-    """Report divergence as ``inf``: a non-finite loss (overflow, or the ``nan`` of ``inf - inf``) becomes ``inf``,
-    and so does every later loss of the same run (last axis = time)."""
-    bad = ~jnp.isfinite(losses)
-    return jnp.where(jnp.cumsum(bad, axis=-1) > 0, jnp.inf, losses)
-
-
 # --- rollouts -------------------------------------------------------------------------------------------------------
 
 def _trajectory(problem, lrs, momenta) -> Moments:
@@ -239,7 +233,7 @@ def _rollout(problem, lrs, momenta):
         return carry, 0.5 * jnp.sum(h * carry[0])
 
     _, losses = lax.scan(body, (m0.theta2, m0.v2, m0.theta_v), (lrs, momenta))
-    return diverged_to_inf(jnp.concatenate([excess_loss(problem, m0)[None], losses]))
+    return inf_from_first(jnp.concatenate([excess_loss(problem, m0)[None], losses]))
 
 
 _rollout_jit = jax.jit(_rollout)
@@ -274,7 +268,7 @@ def _simulate(problem, lrs, momenta, key, n_runs):
 
     _, losses = lax.scan(body, (theta, v), (lrs, momenta, keys))
     first = 0.5 * jnp.sum(problem.h * theta**2, axis=-1)
-    return diverged_to_inf(jnp.concatenate([first[None], losses]).T)
+    return inf_from_first(jnp.concatenate([first[None], losses]).T)
 
 
 _simulate_jit = jax.jit(_simulate, static_argnums=(4,))

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from .. import checks
+from .. import checks, decay
 from .dynamics import _rollout, _trajectory
 from .greedy import _greedy_rollout
 from .problem import PAPER_T, NoisyQuadratic, chebyshev_spectrum
@@ -61,7 +61,7 @@ SHORT_HORIZONS = (10, 50)
 #: "Short-horizon meta-optimization works" where the ratio is within this of 1 (the issue's 10 %).
 WORKS_TOLERANCE = 0.1
 #: Decay time constant of the inverse-time schedule, in steps (chapter 3's explorer uses 50 for T = 250).
-DECAY_STEPS = 50.0
+DECAY_TIME_CONST = 50.0
 
 
 class FitSettings(NamedTuple):
@@ -142,11 +142,11 @@ def stack_problems(problems) -> NoisyQuadratic:
     return jax.tree_util.tree_map(lambda *x: jnp.stack(x), *problems)
 
 
-def inverse_time_lrs(alpha_0, beta, T: int, decay_steps: float = DECAY_STEPS):
-    """The inverse-time decay schedule of ICLR section 3.2, $\\alpha_t = \\alpha_0 / (1 + t/K)^\\beta$ for
-    ``t = 0..T-1`` (``K`` = ``decay_steps``). Unvalidated (usable under ``jit``/``vmap``); shape ``(T,)``."""
-    t = jnp.arange(T, dtype=jnp.float64)
-    return alpha_0 / (1.0 + t / decay_steps) ** beta
+def inverse_time_lrs(alpha_0, beta, T: int, time_const: float = DECAY_TIME_CONST):
+    """The inverse-time decay schedule of ICLR section 3.2, $\\alpha_t = \\alpha_0 / (1 + t/T_c)^\\beta$ for
+    ``t = 0..T-1`` (:func:`shb_lib.decay.inverse_time_decay`, time constant ``T_c = time_const``). Unvalidated
+    (usable under ``jit``/``vmap``); shape ``(T,)``."""
+    return decay.inverse_time_decay(jnp.arange(T, dtype=jnp.float64), alpha_0, beta, time_const)
 
 
 # --- one problem, unvalidated (inside jit / vmap) -------------------------------------------------------------------

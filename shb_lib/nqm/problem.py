@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import checks
+from ..precision import require_float64
 
 __all__ = ["chebyshev_spectrum", "NoisyQuadratic", "paper_problem", "PAPER_T", "BAND"]
 
@@ -35,6 +36,7 @@ def chebyshev_spectrum(n: int, lo: float, hi: float) -> jax.Array:
     On this spectrum conjugate gradient converges as slowly as its Chebyshev bound allows (Li 2005, cited by the
     paper, ICLR section 2.3). The points cluster at both ends of the interval.
     """
+    require_float64("chebyshev_spectrum")
     n = checks.check_int("n", n, 1)
     checks.check_real("lo", lo, scalar=True)
     checks.check_real("hi", hi, scalar=True)
@@ -57,8 +59,10 @@ class NoisyQuadratic:
     - ``sigma2``: variance of the sampled centre ``c_i ~ N(0, sigma2_i)``, ``sigma2 >= 0``;
     - ``theta0_mean``, ``theta0_var``: mean and variance (``>= 0``) of the initial parameters; ``v_0 = 0``.
 
-    The optimum is at 0 (WLOG, ICLR section 2.2.2). The object is a JAX pytree, so it can be passed to, and
-    vmapped over inside, jitted functions; validation runs only on concrete (untraced) values.
+    The optimum is at 0 (WLOG, ICLR section 2.2.2). Building one needs JAX's 64-bit mode
+    (:func:`shb_lib.precision.use_float64`); without it the constructor raises
+    :class:`shb_lib.precision.Float64Required` instead of computing in float32. The object is a JAX pytree, so it can
+    be passed to, and vmapped over inside, jitted functions; validation runs only on concrete (untraced) values.
     """
 
     h: jax.Array
@@ -70,6 +74,7 @@ class NoisyQuadratic:
         values = (self.h, self.sigma2, self.theta0_mean, self.theta0_var)
         if any(_is_traced(v) for v in values):
             return  # built inside a transformation: validated where it entered
+        require_float64("NoisyQuadratic")
         checks.check_array("h", self.h)
         h = np.asarray(self.h, dtype=np.float64)
         if h.ndim != 1 or h.size == 0:

@@ -20,9 +20,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from .. import checks
+from .. import checks, decay
+from .. import meta_optimizer as mo
+from ..divergence import finite_or_inf, inf_from_first
 from .dynamics import (_check_problem, _check_schedule, _rollout, _trajectory, band_losses, cross_moment,
-                       diverged_to_inf, init_moments, sample_paths, theta_second_moment, trajectory,
+                       init_moments, sample_paths, theta_second_moment, trajectory,
                        velocity_second_moment)
 from .greedy import _greedy_rollout
 from .problem import BAND, PAPER_T, NoisyQuadratic, paper_problem
@@ -39,7 +41,6 @@ PAPER_ADAM_LR = 0.003
 PAPER_ADAM_STEPS = 500
 #: Upper end of the momentum box used when fitting schedules.
 MU_MAX = 1.0 - 1e-6
-_ADAM_B1, _ADAM_B2, _ADAM_EPS = 0.9, 0.999, 1e-8
 OBJECTIVES = ("loss", "log_loss")
 
 
@@ -90,10 +91,10 @@ class Schedule:
 def _summaries(problem, lrs, momenta):
     """Losses, band losses and the largest per-coordinate second-moment ratio of a schedule (inside jit)."""
     theta2 = _trajectory(problem, lrs, momenta).theta2
-    losses = diverged_to_inf(0.5 * jnp.sum(problem.h * theta2, axis=-1))
+    losses = inf_from_first(0.5 * jnp.sum(problem.h * theta2, axis=-1))
     high, low = band_losses(problem, theta2, BAND)
     ratio = jnp.max(theta2 / jnp.maximum(theta2[0], jnp.finfo(jnp.float64).tiny))
-    return losses, diverged_to_inf(high), diverged_to_inf(low), jnp.where(jnp.isfinite(ratio), ratio, jnp.inf)
+    return losses, inf_from_first(high), inf_from_first(low), finite_or_inf(ratio)
 
 
 def _make(kind, problem, lrs, momenta, summaries, fit_objective=None):
@@ -262,26 +263,23 @@ def _bounded(params, lr_max):
 
 
 def _adam_fit(value_and_grad, params0, steps: int, adam_lr, project=None):
-    """Adam (Kingma & Ba 2015; default betas, eps 1e-8) fused in one ``lax.scan``. A step whose gradient is not
-    finite (a diverging schedule) is skipped; ``project`` (optional) maps the variables back after every step.
-    Returns the final params and the objective before each step."""
+    """Adam (:func:`shb_lib.meta_optimizer.adam`: Kingma & Ba 2015, default betas, eps 1e-8) fused in one
+    ``lax.scan``. A step whose gradient is not finite (a diverging schedule) moves no variable (Adam's moments take
+    a zero gradient); ``project`` (optional) maps the variables back after every step. Returns the final params
+    and the objective before each step."""
+    optimizer = mo.adam(adam_lr)
 
-    def body(carry, i):
-        p, m, v = carry
+    def body(carry, _):
+        p, state = carry
         val, g = value_and_grad(p)
         ok = jnp.all(jnp.isfinite(g))
-        g = jnp.where(ok, g, 0.0)
-        m = _ADAM_B1 * m + (1 - _ADAM_B1) * g
-        v = _ADAM_B2 * v + (1 - _ADAM_B2) * g * g
-        mhat = m / (1 - _ADAM_B1 ** (i + 1.0))
-        vhat = v / (1 - _ADAM_B2 ** (i + 1.0))
-        p = jnp.where(ok, p - adam_lr * mhat / (jnp.sqrt(vhat) + _ADAM_EPS), p)
+        new, state = mo.step(optimizer, p, jnp.where(ok, g, 0.0), state)
+        p = jnp.where(ok, new, p)
         if project is not None:
             p = project(p)
-        return (p, m, v), val
+        return (p, state), val
 
-    z = jnp.zeros_like(params0)
-    (p, _, _), vals = lax.scan(body, (params0, z, z), jnp.arange(steps))
+    (p, _), vals = lax.scan(body, (params0, optimizer.init(params0)), None, length=steps)
     return p, vals
 
 
@@ -328,6 +326,17 @@ def _fit_args(problem, T, steps, adam_lr, lr_max, objective):
     return T, int(steps), jnp.float64(adam_lr), jnp.float64(lr_max), jnp.asarray(objective == "log_loss")
 
 
+def _fitted(kind, problem, T, steps, adam_lr, lr_max, objective, with_momentum, projected) -> Schedule:
+    """The checked arguments of :func:`optimized_schedule` (``kind="optimized"``: one rate and momentum per step) or
+    :func:`fixed_schedule` (``"fixed"``: one for all steps), fitted by :func:`_fit`."""
+    T, steps, adam_lr, lr_max, use_log = _fit_args(problem, T, steps, adam_lr, lr_max, objective)
+    checks.check_bool("with_momentum", with_momentum)
+    checks.check_bool("projected", projected)
+    lrs, momenta, summ, vals = _fit_jit(problem, T, steps, adam_lr, lr_max, use_log, kind == "fixed",
+                                        bool(with_momentum), bool(projected))
+    return _make(kind, problem, lrs, momenta, summ, vals)
+
+
 def optimized_schedule(problem: NoisyQuadratic, T: int, *, steps: int = PAPER_ADAM_STEPS,
                        adam_lr: float = PAPER_ADAM_LR, lr_max: float | None = None, objective: str = "loss",
                        with_momentum: bool = True, projected: bool = False) -> Schedule:
@@ -337,12 +346,7 @@ def optimized_schedule(problem: NoisyQuadratic, T: int, *, steps: int = PAPER_AD
     minimiser; Adam keeps moving when the loss falls by many orders of magnitude). By default the schedule is clipped
     to the box in the forward pass only (a variable that leaves the box stops moving: our reading of the paper's
     protocol); ``projected=True`` runs projected Adam, which converges further."""
-    T, steps, adam_lr, lr_max, use_log = _fit_args(problem, T, steps, adam_lr, lr_max, objective)
-    checks.check_bool("with_momentum", with_momentum)
-    checks.check_bool("projected", projected)
-    lrs, momenta, summ, vals = _fit_jit(problem, T, steps, adam_lr, lr_max, use_log, False, bool(with_momentum),
-                                        bool(projected))
-    return _make("optimized", problem, lrs, momenta, summ, vals)
+    return _fitted("optimized", problem, T, steps, adam_lr, lr_max, objective, with_momentum, projected)
 
 
 def fixed_schedule(problem: NoisyQuadratic, T: int, *, steps: int = PAPER_ADAM_STEPS,
@@ -350,12 +354,7 @@ def fixed_schedule(problem: NoisyQuadratic, T: int, *, steps: int = PAPER_ADAM_S
                    with_momentum: bool = True, projected: bool = False) -> Schedule:
     """The best constant learning rate and momentum for horizon ``T``, fitted exactly as :func:`optimized_schedule`
     (ICLR section 2.3: "fixed learning rate and momentum, with the two hyperparameters fit using Adam")."""
-    T, steps, adam_lr, lr_max, use_log = _fit_args(problem, T, steps, adam_lr, lr_max, objective)
-    checks.check_bool("with_momentum", with_momentum)
-    checks.check_bool("projected", projected)
-    lrs, momenta, summ, vals = _fit_jit(problem, T, steps, adam_lr, lr_max, use_log, True, bool(with_momentum),
-                                        bool(projected))
-    return _make("fixed", problem, lrs, momenta, summ, vals)
+    return _fitted("fixed", problem, T, steps, adam_lr, lr_max, objective, with_momentum, projected)
 
 
 # --- the paper's constraint: no coordinate's loss above its initial value -------------------------------------------
@@ -539,7 +538,7 @@ def aggressive_vs_conservative(key, *, noise: bool = True, settings: dict | None
     k1, k2 = int(st["aggressive_steps"]), int(st["decay_steps"])
     a = float(st["aggressive_lr"])
     lrs = {"conservative": np.full(k1 + k2, float(st["conservative_lr"])),
-           "aggressive": np.concatenate([np.full(k1, a), a * float(st["decay"]) ** np.arange(1, k2 + 1)])}
+           "aggressive": np.concatenate([np.full(k1, a), decay.exponential_decay(np.float64(a), float(st["decay"]), k2)])}
     zeros = np.zeros(k1 + k2)
     out = {"problem": problem, "switch": k1, "lrs": lrs, "losses": {}, "mean_paths": {}, "paths": {}}
     for name, lr in lrs.items():
@@ -551,14 +550,14 @@ def aggressive_vs_conservative(key, *, noise: bool = True, settings: dict | None
 
 # --- ICLR Fig. 2: short-horizon meta-objectives ---------------------------------------------------------------------
 
-def _meta_objective(problem, lr, horizon: int, decay_steps: int, decay: float, momentum):
-    lrs = jnp.concatenate([jnp.full((horizon,), lr), lr * decay ** jnp.arange(1, decay_steps + 1)])
+def _meta_objective(problem, lr, horizon: int, decay_steps: int, factor: float, momentum):
+    lrs = jnp.concatenate([jnp.full((horizon,), lr), decay.exponential_decay(lr, factor, decay_steps)])
     return _rollout(problem, lrs, jnp.full(lrs.shape, momentum))[-1]
 
 
 @partial(jax.jit, static_argnums=(2, 3))
-def _meta_objective_grid(problem, lrs, horizon, decay_steps, decay, momentum):
-    return jax.vmap(lambda lr: _meta_objective(problem, lr, horizon, decay_steps, decay, momentum))(lrs)
+def _meta_objective_grid(problem, lrs, horizon, decay_steps, factor, momentum):
+    return jax.vmap(lambda lr: _meta_objective(problem, lr, horizon, decay_steps, factor, momentum))(lrs)
 
 
 def fixed_lr_meta_objective(problem: NoisyQuadratic, lrs, horizon: int, *, decay_steps: int = 0,

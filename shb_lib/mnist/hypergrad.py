@@ -1,9 +1,9 @@
 """Exact hypergradients of the offline meta-objective by forward-mode differentiation (ICLR version, section 3.1).
 
 **Meta-objective.** From start weights ``w_0`` (the pretrained network) and zero velocity, take ``T`` steps of
-SGD with momentum (:mod:`shb_lib.optim`) on training batches ``B_0 .. B_{T-1}`` with the inverse-time-decay schedule
-``alpha_t = alpha_0 / (1 + t/K)^beta``; the meta-objective is the mean training loss of ``w_T`` on *separate*
-evaluation batches ``E_1 .. E_n``::
+SGD with momentum (:mod:`shb_lib.mnist.optimizer`) on training batches ``B_0 .. B_{T-1}`` with the inverse-time-decay
+schedule ``alpha_t = alpha_0 / (1 + t/time_const)^beta`` (:func:`shb_lib.decay.inverse_time_decay`); the
+meta-objective is the mean training loss of ``w_T`` on *separate* evaluation batches ``E_1 .. E_n``::
 
     J(h) = (1/n) sum_j L(w_T(h); E_j).
 
@@ -21,8 +21,9 @@ hyperparameter directions so the primal step is computed once and the tangent ma
 is a ``lax.scan`` carrying ``(w, v, u_w, u_v)``. Memory is therefore independent of ``T`` (only the ``T x B``
 integer batch indices grow), unlike reverse mode, which stores every ``w_t``.
 
-Public: :func:`make_offline_problem`, :func:`default_hparams`, :func:`meta_objective`, :func:`hypergradient`
-(plus :func:`reverse_hypergradient` for checks and :func:`tangent_step`, one step of the scan, for the benchmark).
+Public: :func:`make_offline_problem` (:func:`offline_problem` without checks), :func:`default_hparams`,
+:func:`meta_objective`, :func:`hypergradient` (plus :func:`reverse_hypergradient` for checks and :func:`tangent_step`,
+one step of the scan, for the benchmark).
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from . import checks, mlp, optim
+from .. import checks, decay
+from ..divergence import finite_or_inf
+from . import batches, model, optimizer
 
 #: Hyperparameter names, in the order used by the tangent matrix.
 HPARAM_NAMES = ("log_alpha_eff", "log_beta", "log_one_minus_mu")
@@ -46,7 +49,7 @@ class OfflineProblem(NamedTuple):
 
     images, labels: the training set, ``(N, D)`` and ``(N,)``. w0: start weights (the pretrained network).
     train_idx: ``(T, B)`` indices of the ``T`` lookahead batches. eval_idx: ``(n, B)`` indices of the evaluation
-    batches. K, mu: schedule time constant and momentum (``mu`` is used unless ``h`` has ``log_one_minus_mu``).
+    batches. time_const, mu: the decay's time constant and the momentum (``mu`` is used unless ``h`` has ``log_one_minus_mu``).
     """
 
     images: jax.Array
@@ -54,7 +57,7 @@ class OfflineProblem(NamedTuple):
     w0: tuple
     train_idx: jax.Array
     eval_idx: jax.Array
-    K: jax.Array
+    time_const: jax.Array
     mu: jax.Array
 
     @property
@@ -66,25 +69,6 @@ class OfflineProblem(NamedTuple):
         return int(self.train_idx.shape[1])
 
 
-def sample_batches(key, n_examples: int, num_batches: int, batch_size: int):
-    """``(num_batches, batch_size)`` int32 indices: consecutive batches of random epochs (no repeats in a batch).
-
-    ``n_examples >= 1``, ``num_batches >= 0`` and ``1 <= batch_size <= n_examples`` are integers; ``key`` a
-    ``jax.random`` key. Raises ``ValueError`` naming a bad argument.
-    """
-    checks.check_key("key", key)
-    n_examples = checks.check_int("n_examples", n_examples, 1)
-    num_batches = checks.check_int("num_batches", num_batches, 0)
-    batch_size = checks.check_int("batch_size", batch_size, 1)
-    if batch_size > n_examples:
-        raise ValueError(f"batch_size must be <= the number of examples ({n_examples}), got {batch_size}")
-    per_epoch = n_examples // batch_size
-    n_epochs = -(-num_batches // per_epoch)
-    keys = jax.random.split(key, n_epochs)
-    perms = jax.vmap(lambda k: jax.random.permutation(k, n_examples)[: per_epoch * batch_size])(keys)
-    return perms.reshape(-1, batch_size)[:num_batches].astype(jnp.int32)
-
-
 def make_offline_problem(
     key,
     images,
@@ -93,24 +77,33 @@ def make_offline_problem(
     horizon: int,
     batch_size: int = 100,
     n_eval_batches: int = 600,
-    K: float = optim.TIME_CONST,
-    mu: float = optim.MOMENTUM,
+    time_const: float = optimizer.TIME_CONST,
+    mu: float = optimizer.MOMENTUM,
 ) -> OfflineProblem:
     """Build the offline problem: ``horizon`` lookahead batches and ``n_eval_batches`` separate evaluation batches.
 
-    Both are drawn from ``images``/``labels`` with ``key`` (independent keys for the two). The arrays keep the
-    dtype of ``w0``; ``K`` and ``mu`` are stored in it too. Raises ``ValueError`` naming a bad argument: ``key`` a
-    ``jax.random`` key; ``horizon``, ``batch_size``, ``n_eval_batches`` integers ``>= 1`` (not bools);
-    ``images`` ``(N, D)`` with ``D`` the input width of ``w0``, finite; ``labels`` integers ``(N,)`` in
-    ``[0, classes of w0)``; ``w0`` MLP parameters; ``0 < K < inf``, ``0 <= mu < 1``.
+    Both are drawn from ``images``/``labels`` with ``key`` (independent keys for the two;
+    :func:`shb_lib.mnist.batches.epoch_batches`). The arrays keep the dtype of ``w0``; ``time_const`` and ``mu`` are
+    stored in it too. Raises ``ValueError`` naming a bad argument: ``key`` a ``jax.random`` key; ``horizon``,
+    ``batch_size``, ``n_eval_batches`` integers ``>= 1`` (not bools); ``images`` ``(N, D)`` with ``D`` the input
+    width of ``w0``, finite; ``labels`` integers ``(N,)`` in ``[0, classes of w0)``; ``w0`` MLP parameters;
+    ``0 < time_const < inf``, ``0 <= mu < 1``. :func:`offline_problem` is the same without the checks.
     """
     checks.check_key("key", key)
     horizon = checks.check_int("horizon", horizon, 1)
     batch_size = checks.check_int("batch_size", batch_size, 1)
     n_eval_batches = checks.check_int("n_eval_batches", n_eval_batches, 1)
-    optim.check_hyperparameters(mu=mu, K=K)
-    width, n_classes, dtype = checks.check_mlp_params("w0", w0)
+    optimizer.check_hyperparameters(mu=mu, time_const=time_const)
+    width, n_classes, _ = checks.check_mlp_params("w0", w0)
     checks.check_dataset(images, labels, width=width, n_classes=n_classes)
+    return offline_problem(key, images, labels, w0, horizon, batch_size, n_eval_batches, time_const, mu)
+
+
+def offline_problem(key, images, labels, w0, horizon: int, batch_size: int, n_eval_batches: int, time_const,
+                    mu) -> OfflineProblem:
+    """:func:`make_offline_problem` without its checks, for callers that validated at their own boundary (the
+    jitted meta-step of :func:`shb_lib.mnist.offline.smd`, where ``time_const`` and ``mu`` are traced)."""
+    dtype = jax.tree.leaves(w0)[0].dtype
     images = jnp.asarray(images)
     labels = jnp.asarray(labels, dtype=jnp.int32)
     k_train, k_eval = jax.random.split(key)
@@ -119,9 +112,9 @@ def make_offline_problem(
         images=images.astype(dtype),
         labels=labels,
         w0=w0,
-        train_idx=sample_batches(k_train, n, int(horizon), int(batch_size)),
-        eval_idx=sample_batches(k_eval, n, int(n_eval_batches), int(batch_size)),
-        K=jnp.asarray(K, dtype=dtype),
+        train_idx=batches.epoch_batches(k_train, n, int(horizon), int(batch_size)),
+        eval_idx=batches.epoch_batches(k_eval, n, int(n_eval_batches), int(batch_size)),
+        time_const=jnp.asarray(time_const, dtype=dtype),
         mu=jnp.asarray(mu, dtype=dtype),
     )
 
@@ -141,8 +134,8 @@ def default_hparams(beta: float = 0.1, alpha_0: float = 0.01, mu: float | None =
     if mu is not None:
         checks.check_real("mu", mu, low=0.0, high=1.0, high_open=True, scalar=True)
     checks.check_float_dtype("dtype", dtype)
-    optim.check_hyperparameters(alpha_0=alpha_0, beta=beta, mu=mu)
-    m = optim.MOMENTUM if mu is None else mu
+    optimizer.check_hyperparameters(alpha_0=alpha_0, beta=beta, mu=mu)
+    m = optimizer.MOMENTUM if mu is None else mu
     h = {
         "log_alpha_eff": jnp.asarray(math.log(alpha_0 / (1.0 - m)), dtype=dtype),
         "log_beta": jnp.asarray(math.log(beta), dtype=dtype),
@@ -179,18 +172,18 @@ def schedule_params(h, mu_default):
     return jnp.exp(h["log_alpha_eff"]) * one_minus_mu, jnp.exp(h["log_beta"]), 1.0 - one_minus_mu
 
 
-def sgd_step(w, v, t, h, problem: OfflineProblem, idx):
+def schedule_step(w, v, t, h, problem: OfflineProblem, idx):
     """``F_t``: one momentum-SGD step on batch ``idx`` at step ``t`` with the schedule of ``h``; returns ``(w, v)``."""
     alpha_0, beta, mu = schedule_params(h, problem.mu)
-    lr = optim.inverse_time_decay(t, alpha_0, beta, problem.K)
-    return optim.sgd_step(w, v, problem.images[idx], problem.labels[idx], lr, mu)
+    lr = decay.inverse_time_decay(t, alpha_0, beta, problem.time_const)
+    return optimizer.sgd_step(w, v, problem.images[idx], problem.labels[idx], lr, mu)
 
 
 def eval_loss(w, problem: OfflineProblem):
     """``J``'s outer loss: mean cross-entropy of ``w`` over the evaluation batches (a scan, memory of one batch)."""
 
     def body(acc, idx):
-        return acc + mlp.cross_entropy(w, problem.images[idx], problem.labels[idx]), None
+        return acc + model.cross_entropy(w, problem.images[idx], problem.labels[idx]), None
 
     zero = jnp.zeros((), dtype=problem.images.dtype)
     total, _ = jax.lax.scan(body, zero, problem.eval_idx)
@@ -203,32 +196,28 @@ def _times(problem):
 
 def lookahead(h, problem: OfflineProblem):
     """``w_T``: the weights after the ``T`` lookahead steps (reverse-differentiable; used by the checks)."""
-    v0 = optim.zeros_like_tree(problem.w0)
+    v0 = optimizer.zeros_like_tree(problem.w0)
 
     def body(carry, inp):
         t, idx = inp
-        return sgd_step(*carry, t, h, problem, idx), None
+        return schedule_step(*carry, t, h, problem, idx), None
 
     (w, _), _ = jax.lax.scan(body, (problem.w0, v0), (_times(problem), problem.train_idx))
     return w
-
-
-def _finite_or_inf(x):
-    return jnp.where(jnp.isfinite(x), x, jnp.inf)
 
 
 @jax.jit
 def meta_objective(hparams, problem: OfflineProblem):
     """``J(h)``: mean evaluation-batch training loss after ``T`` steps (``+inf`` if the run diverged)."""
     check_hparams(hparams, problem)
-    return _finite_or_inf(eval_loss(lookahead(hparams, problem), problem))
+    return finite_or_inf(eval_loss(lookahead(hparams, problem), problem))
 
 
 def tangent_step(carry, t, hparams, problem: OfflineProblem, idx):
     """One step of the state and its tangents: ``(w, v, u_w, u_v) -> (F_t(s), dF_t/dh + dF_t/ds u)``.
 
     ``u_w``, ``u_v`` have a leading axis of one tangent per hyperparameter (in :data:`HPARAM_NAMES` order, as
-    ``ravel_pytree(hparams)``). One ``jax.jvp`` of :func:`sgd_step` per direction with the direction's unit vector
+    ``ravel_pytree(hparams)``). One ``jax.jvp`` of :func:`schedule_step` per direction with the direction's unit vector
     as the hyperparameter tangent, ``vmap``-ed over directions (the primal step is computed once).
     """
     w, v, uw, uv = carry
@@ -236,7 +225,7 @@ def tangent_step(carry, t, hparams, problem: OfflineProblem, idx):
     basis = jnp.eye(hvec.shape[0], dtype=hvec.dtype)
 
     def step(w_, v_, hv):
-        return sgd_step(w_, v_, t, unravel(hv), problem, idx)
+        return schedule_step(w_, v_, t, unravel(hv), problem, idx)
 
     def one_direction(uw_i, uv_i, e_i):
         return jax.jvp(step, (w, v, hvec), (uw_i, uv_i, e_i))
@@ -257,7 +246,7 @@ def hypergradient(hparams, problem: OfflineProblem):
     hvec, unravel = ravel_pytree(hparams)
     n_h = hvec.shape[0]
     w0 = problem.w0
-    v0 = optim.zeros_like_tree(w0)
+    v0 = optimizer.zeros_like_tree(w0)
     u0 = jax.tree.map(lambda p: jnp.zeros((n_h,) + p.shape, p.dtype), w0)
 
     def body(carry, inp):
@@ -279,7 +268,7 @@ def reverse_hypergradient(hparams, problem: OfflineProblem):
     return jax.value_and_grad(lambda h: eval_loss(lookahead(h, problem), problem))(hparams)
 
 
-def hparams_to_schedule(hparams, mu: float = optim.MOMENTUM):
+def hparams_to_schedule(hparams, mu: float = optimizer.MOMENTUM):
     """Plain floats ``(alpha_0, beta, mu)`` of log-space hyperparameters (for reports and plots)."""
     a, b, m = schedule_params({k: jnp.asarray(v) for k, v in hparams.items()}, mu)
     return float(a), float(b), float(m)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from . import checks
+from .. import checks
 
 #: Layer sizes of the paper's network (ICLR section 3.2).
 LAYER_SIZES = (784, 100, 100, 10)
@@ -25,7 +25,7 @@ INIT_STD = 0.1
 def init_mlp(key, sizes=LAYER_SIZES, std: float = INIT_STD, dtype=jnp.float32):
     """Random initial parameters ``((W1, b1), (W2, b2), (W3, b3))``: ``W ~ N(0, std^2)``, ``b = 0``.
 
-    ``dtype`` is ``float32`` by default (the package turns on 64-bit mode, so it is explicit here). Raises
+    ``dtype`` is ``float32`` by default (explicit, whatever JAX's 64-bit mode). Raises
     ``ValueError`` naming a bad argument: ``key`` a ``jax.random`` key, ``sizes`` at least two integer widths
     ``>= 1``, ``0 < std < inf``, ``dtype`` float32 or float64.
     """
@@ -40,6 +40,16 @@ def init_mlp(key, sizes=LAYER_SIZES, std: float = INIT_STD, dtype=jnp.float32):
         (std * jax.random.normal(k, (m, n), dtype=dtype), jnp.zeros((n,), dtype=dtype))
         for k, m, n in zip(keys, sizes[:-1], sizes[1:])
     )
+
+
+def check_float32_params(w0):
+    """``w0`` MLP parameters in float32 (the MNIST loops run in float32); returns ``(width, classes)``. Raises
+    ``ValueError`` naming ``w0`` otherwise."""
+    width, n_classes, dtype = checks.check_mlp_params("w0", w0)
+    if dtype != jnp.float32:
+        raise ValueError(f"w0 must be float32 (the MNIST training loops run in float32), got {dtype}; "
+                         f"use init_mlp(..., dtype=jnp.float32) or jax.tree.map(lambda x: x.astype('float32'), w0)")
+    return width, n_classes
 
 
 def logits(params, x):

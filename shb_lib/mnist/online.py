@@ -14,11 +14,11 @@ hyperparameters of SGD with momentum every few training steps. Every meta-step l
   *Stochastic* lookahead draws ``T`` fresh lookahead batches and ``T`` further fresh evaluation batches; the
   *deterministic* lookahead uses one batch ``B`` for all ``T`` steps and evaluates on that same batch
   (:func:`lookahead_batches`), as in the authors' code.
-- **Meta-step** (:func:`meta_step`): ``dJ/dh`` by reverse mode through the ``T``-step ``lax.scan`` (exact, cheap for
-  ``T = 5``), clipped to ``[-10, 10]``, one Adam step in log space, values clipped to ``alpha_eff`` in
-  ``[1e-4, 10]`` and ``mu`` in ``[0, 0.999]`` (the constants of :mod:`shb_lib.meta`). Every meta-step draws new
-  batches (Algorithm 1; the authors' code reuses one draw for the meta-steps of one update). A lookahead that
-  diverges leaves ``h`` unchanged.
+- **Meta-step** (:func:`online_smd_step`): ``dJ/dh`` by reverse mode through the ``T``-step ``lax.scan`` (exact, cheap
+  for ``T = 5``), clipped to ``[-10, 10]``, one Adam step in log space, values clipped to ``alpha_eff`` in
+  ``[1e-4, 10]`` and ``mu`` in ``[0, 0.999]`` (:mod:`shb_lib.meta_optimizer`, the same as offline SMD's). Every
+  meta-step draws new batches (Algorithm 1; the authors' code reuses one draw for the meta-steps of one update). A
+  lookahead that diverges leaves ``h`` unchanged.
 - **Schedule** (:func:`decayed_alpha_eff`): ``M`` meta-steps before every ``steps_per_update`` training steps
   until ``adapt_steps``; then adaptation stops, ``mu`` stays, and ``alpha_eff`` decays exponentially to
   ``final_lr`` (``1e-4``) at the last step (ICLR section 3.3).
@@ -27,7 +27,7 @@ hyperparameters of SGD with momentum every few training steps. Every meta-step l
 initial weights and every batch). A run with ``meta_steps = 0`` is the hand-tuned baseline: constant
 hyperparameters, then the same decay. Diverged runs are reported with ``train_loss = inf`` (from the first
 non-finite record on) and a ``diverged`` flag: a non-finite loss, or a recorded loss above
-:data:`shb_lib.meta.DIVERGENCE_FACTOR` (10) times the initial one.
+:data:`shb_lib.divergence.DIVERGENCE_FACTOR` (10) times the initial one.
 """
 
 from __future__ import annotations
@@ -40,8 +40,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import hypergrad as hg
-from . import checks, meta, mlp, optim
+from .. import checks, decay
+from .. import meta_optimizer as mo
+from ..divergence import finite_or_inf, mark_diverged_runs
+from . import batches, model, optimizer
 
 #: Lookahead of the paper's online experiment (ICLR section 3.3, Figs. 7-8).
 LOOKAHEAD = 5
@@ -92,9 +94,9 @@ class OnlineConfig(NamedTuple):
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first setting outside its range."""
         for name in ("steps", "steps_per_update", "lookahead", "batch_size", "record_every", "n_eval_examples"):
-            _check_int(name, getattr(self, name), 1)
-        _check_int("meta_steps", self.meta_steps, 0)
-        _check_int("adapt_steps", self.adapt_steps, 0)
+            checks.check_int(name, getattr(self, name), 1)
+        checks.check_int("meta_steps", self.meta_steps, 0)
+        checks.check_int("adapt_steps", self.adapt_steps, 0)
         if self.adapt_steps >= self.steps:
             raise ValueError(f"adapt_steps must be in [0, steps) = [0, {self.steps}), got {self.adapt_steps}")
         if self.record_every % self.steps_per_update:
@@ -106,18 +108,10 @@ class OnlineConfig(NamedTuple):
                                  f"got {getattr(self, name)}")
         if self.steps - self.adapt_steps < 2:
             raise ValueError("steps - adapt_steps must be >= 2 (the decay needs a first and a last step)")
-        _check_positive("meta_lr", self.meta_lr)
+        checks.check_positive("meta_lr", self.meta_lr)
         checks.check_real("meta_b2", self.meta_b2, low=0.0, high=1.0, high_open=True, scalar=True)
-        _check_positive("final_lr", self.final_lr)
+        checks.check_positive("final_lr", self.final_lr)
         checks.check_bool("stochastic", self.stochastic)
-
-
-def _check_int(name, value, low):
-    return checks.check_int(name, value, low)
-
-
-def _check_positive(name, value):
-    return checks.check_positive(name, value)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -152,13 +146,13 @@ def lookahead_batches(key, n_examples: int, lookahead: int, batch_size: int, sto
 
     Stochastic: ``T`` fresh batches to train on and ``T`` further fresh batches to evaluate ``J`` on, both
     ``(T, B)``. Deterministic: one batch repeated ``T`` times, ``(T, B)``, and that same batch, ``(1, B)``, to
-    evaluate on. Examples are drawn uniformly with replacement (cheap inside ``jit``; a repeat within a batch of
-    100 from 60000 is rare). ``lookahead``, ``batch_size`` and ``stochastic`` are static.
+    evaluate on. Examples are drawn uniformly with replacement (:func:`shb_lib.mnist.batches.uniform_batches`).
+    ``lookahead``, ``batch_size`` and ``stochastic`` are static.
     """
     if stochastic:
-        idx = jax.random.randint(key, (2 * lookahead, batch_size), 0, n_examples, dtype=jnp.int32)
+        idx = batches.uniform_batches(key, n_examples, (2 * lookahead, batch_size))
         return idx[:lookahead], idx[lookahead:]
-    one = jax.random.randint(key, (1, batch_size), 0, n_examples, dtype=jnp.int32)
+    one = batches.uniform_batches(key, n_examples, (1, batch_size))
     return jnp.repeat(one, lookahead, axis=0), one
 
 
@@ -166,16 +160,16 @@ def lookahead_loss(h, w, v, images, labels, train_idx, eval_idx):
     """The meta-objective of one meta-step: ``J(h) = L(w_T(h); E)`` (ICLR section 3.1, Algorithm 1).
 
     ``w_T`` is reached from the current ``(w, v)`` by ``T = len(train_idx)`` steps of
-    :func:`shb_lib.optim.sgd_step` with the constant ``(alpha, mu)`` of ``h``; ``L`` is the mean cross-entropy over all examples of ``eval_idx``.
+    :func:`shb_lib.mnist.optimizer.sgd_step` with the constant ``(alpha, mu)`` of ``h``; ``L`` is the mean cross-entropy over all examples of ``eval_idx``.
     """
     alpha, mu = lr_and_momentum(h)
 
     def body(state, idx):
-        return optim.sgd_step(*state, images[idx], labels[idx], alpha, mu), None
+        return optimizer.sgd_step(*state, images[idx], labels[idx], alpha, mu), None
 
     (w_T, _), _ = jax.lax.scan(body, (w, v), train_idx)
     e = eval_idx.reshape(-1)
-    return mlp.cross_entropy(w_T, images[e], labels[e])
+    return model.cross_entropy(w_T, images[e], labels[e])
 
 
 def meta_gradient(h, w, v, images, labels, train_idx, eval_idx):
@@ -187,36 +181,39 @@ def meta_gradient(h, w, v, images, labels, train_idx, eval_idx):
     return jnp.where(ok, value, jnp.inf), grads
 
 
-def meta_update(h, adam: meta.AdamState, value, grads, meta_lr, b2=0.999):
-    """MetaStep of Algorithm 1: gradients clipped to ``+-10`` (:data:`shb_lib.meta.GRAD_CLIP`), one Adam step
-    (:func:`shb_lib.meta.adam_update`), values clipped (:func:`shb_lib.meta.clip_hparams`). If ``value`` is not finite
-    (the lookahead diverged) ``h`` and the Adam state are returned unchanged. Returns ``(h', adam')``."""
-    clipped = jax.tree.map(lambda g: jnp.clip(g, -meta.GRAD_CLIP, meta.GRAD_CLIP), grads)
-    new, new_adam = meta.adam_update(h, clipped, adam, meta_lr, b2=b2)
-    new = meta.clip_hparams(new)
-    ok = jnp.isfinite(value)
-    keep = lambda a, b: jax.tree.map(lambda x, y: jnp.where(ok, x, y), a, b)  # noqa: E731
-    return keep(new, h), keep(new_adam, adam)
+def meta_optimizer(meta_lr, b2=0.999):
+    """Online SMD's meta-optimizer: Adam with learning rate ``meta_lr`` and second-moment decay ``b2``, gradients
+    clipped to ``+-GRAD_CLIP`` (:func:`shb_lib.meta_optimizer.adam`, the same as offline SMD's)."""
+    return mo.adam(meta_lr, b2=b2, grad_clip=mo.GRAD_CLIP)
 
 
-def meta_step(h, adam, key, w, v, images, labels, *, lookahead, batch_size, stochastic, meta_lr, b2=0.999):
+def meta_update(h, opt_state, value, grads, meta_lr, b2=0.999):
+    """MetaStep of Algorithm 1: one step of :func:`meta_optimizer` (gradients clipped to ``+-10``, Adam), values
+    boxed (:data:`shb_lib.meta_optimizer.LOG_BOUNDS`). If ``value`` is not finite (the lookahead diverged) ``h``
+    and the optimizer's state are returned unchanged (:func:`shb_lib.meta_optimizer.guarded_step`). Returns
+    ``(h', opt_state')``."""
+    return mo.guarded_step(meta_optimizer(meta_lr, b2), h, grads, opt_state, jnp.isfinite(value),
+                           mo.box(mo.LOG_BOUNDS))
+
+
+def online_smd_step(h, opt_state, key, w, v, images, labels, *, lookahead, batch_size, stochastic, meta_lr,
+                    b2=0.999):
     """One meta-step of online SMD: new lookahead batches (:func:`lookahead_batches`), the exact meta-gradient
     (:func:`meta_gradient`) from the current ``(w, v)``, and the clipped Adam step (:func:`meta_update`).
 
-    Returns ``(h', adam', J)``; ``J`` is ``+inf`` when the lookahead diverged.
+    Returns ``(h', opt_state', J)``; ``J`` is ``+inf`` when the lookahead diverged.
     """
     train_idx, eval_idx = lookahead_batches(key, images.shape[0], lookahead, batch_size, stochastic)
     value, grads = meta_gradient(h, w, v, images, labels, train_idx, eval_idx)
-    h, adam = meta_update(h, adam, value, grads, meta_lr, b2)
-    return h, adam, value
+    h, opt_state = meta_update(h, opt_state, value, grads, meta_lr, b2)
+    return h, opt_state, value
 
 
 def decayed_alpha_eff(t, alpha_eff_start, t_start, t_last, final_lr=FINAL_LR):
     """Exponential decay after adaptation stops (ICLR section 3.3):
     ``alpha_eff(t) = alpha_eff_start (final_lr / alpha_eff_start)^((t - t_start) / (t_last - t_start))``,
     so ``alpha_eff(t_start) = alpha_eff_start`` and ``alpha_eff(t_last) = final_lr`` (the last training step)."""
-    frac = (t - t_start) / (t_last - t_start)
-    return alpha_eff_start * jnp.exp(frac * jnp.log(final_lr / alpha_eff_start))
+    return decay.geometric_decay(alpha_eff_start, final_lr, (t - t_start) / (t_last - t_start))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -224,7 +221,7 @@ def decayed_alpha_eff(t, alpha_eff_start, t_start, t_last, final_lr=FINAL_LR):
 
 
 def _eval_loss(w, x, y):
-    return _eval_inf(mlp.cross_entropy(w, x, y))
+    return finite_or_inf(model.cross_entropy(w, x, y))
 
 
 def _train_steps(w, v, images, labels, idx, alpha, mu):
@@ -234,7 +231,7 @@ def _train_steps(w, v, images, labels, idx, alpha, mu):
 
     def body(state, inp):
         i, a, m = inp
-        return optim.sgd_step(*state, images[i], labels[i], a, m), None
+        return optimizer.sgd_step(*state, images[i], labels[i], a, m), None
 
     (w, v), _ = jax.lax.scan(body, (w, v), (idx, alpha, mu))
     return w, v
@@ -257,7 +254,7 @@ def _online_runs(h0, w0, images, labels, train_idx, eval_x, eval_y, key, *, conf
             u, idx = inp
 
             def one_meta_step(hs, k):
-                h, adam, value = meta_step(*hs, k, w, v, images, labels, **meta_kw)
+                h, adam, value = online_smd_step(*hs, k, w, v, images, labels, **meta_kw)
                 return (h, adam), value
 
             keys = jax.random.split(jax.random.fold_in(key, u), max(c.meta_steps, 1))[: c.meta_steps]
@@ -272,7 +269,7 @@ def _online_runs(h0, w0, images, labels, train_idx, eval_x, eval_y, key, *, conf
             carry, out = jax.lax.scan(update, carry, (r * per_rec + jnp.arange(per_rec), idx))
             return carry, (_eval_loss(carry[0], eval_x, eval_y), out)
 
-        carry = (w0, optim.zeros_like_tree(w0), h, meta.adam_init(h))
+        carry = (w0, optimizer.zeros_like_tree(w0), h, meta_optimizer(c.meta_lr, c.meta_b2).init(h))
         (w, v, h, _), (loss1, (a_eff, mus, metas)) = jax.lax.scan(record1, carry, (jnp.arange(n_rec1), idx1))
         alpha_eff_mid, mu = jnp.exp(h["log_alpha_eff"]), lr_and_momentum(h)[1]
 
@@ -299,7 +296,7 @@ class OnlineResult(NamedTuple):
     (n, adapt_steps / steps_per_update): the lookahead loss ``J`` at the last meta-step of each update (``inf``
     where the lookahead diverged; ``nan`` without meta-steps: there is no lookahead). test_error (n,): final error
     on the test set (``nan`` if the loss overflowed). diverged (n,): the loss overflowed, or a recorded loss rose
-    above :data:`shb_lib.meta.DIVERGENCE_FACTOR` times the initial one. alpha, mu (n,): the initial
+    above :data:`shb_lib.divergence.DIVERGENCE_FACTOR` times the initial one. alpha, mu (n,): the initial
     hyperparameters. config: the settings.
     state: the final ``(weights, velocity)`` of every run (pytrees of float32 arrays with a leading run axis).
     """
@@ -332,8 +329,8 @@ class OnlineResult(NamedTuple):
         return jax.tree.map(lambda a: a[i], self.state)
 
 
-def online_run(key, images, labels, test_images, test_labels, alpha, mu=optim.MOMENTUM,
-               config: OnlineConfig = OnlineConfig(), *, init_std: float = mlp.INIT_STD, sizes=None) -> OnlineResult:
+def online_run(key, images, labels, test_images, test_labels, alpha, mu=optimizer.MOMENTUM,
+               config: OnlineConfig = OnlineConfig(), *, init_std: float = model.INIT_STD, sizes=None) -> OnlineResult:
     """Train the 784-100-100-10 network from a random initialization while online SMD adapts ``(alpha_eff, mu)``
     (ICLR section 3.3, Figs. 7-8); one run per initial ``(alpha[i], mu[i])``, all at once under ``vmap``.
 
@@ -353,18 +350,15 @@ def online_run(key, images, labels, test_images, test_labels, alpha, mu=optim.MO
         raise ValueError(f"config must be an OnlineConfig, got {type(config).__name__}")
     config.validate()
     checks.check_key("key", key)
-    _check_positive("alpha", alpha)
+    alpha = checks.positive_1d("alpha", alpha)
     checks.check_unit_interval("mu", mu)
-    alpha = np.atleast_1d(np.asarray(alpha, np.float64))
-    if alpha.ndim != 1:
-        raise ValueError(f"alpha must be a scalar or a 1-d array, got shape {alpha.shape}")
     try:
         mu = np.broadcast_to(np.asarray(mu, np.float64), alpha.shape).copy()
     except ValueError:
         raise ValueError(f"mu must be a scalar or one value per run ({alpha.shape[0]}), got shape "
                          f"{np.shape(mu)}") from None
-    optim.check_hyperparameters(mu=mu)
-    _check_positive("init_std", init_std)
+    optimizer.check_hyperparameters(mu=mu)
+    checks.check_positive("init_std", init_std)
     checks.check_dataset(images, labels)
     images = jnp.asarray(images, jnp.float32)
     labels = jnp.asarray(labels, jnp.int32)
@@ -373,7 +367,7 @@ def online_run(key, images, labels, test_images, test_labels, alpha, mu=optim.MO
         raise ValueError(f"n_eval_examples and batch_size must be <= the number of examples ({n})")
     if sizes is not None and (isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2):
         raise ValueError(f"sizes must list at least two layer widths, got {sizes!r}")
-    sizes = (images.shape[1],) + mlp.LAYER_SIZES[1:] if sizes is None else tuple(sizes)
+    sizes = (images.shape[1],) + model.LAYER_SIZES[1:] if sizes is None else tuple(sizes)
     if sizes[0] != images.shape[1]:
         raise ValueError(f"sizes must start with the input width {images.shape[1]}, got {sizes!r}")
     sizes = tuple(checks.check_int(f"sizes[{i}]", w, 1) for i, w in enumerate(sizes))
@@ -381,8 +375,8 @@ def online_run(key, images, labels, test_images, test_labels, alpha, mu=optim.MO
     checks.check_dataset(test_images, test_labels, width=sizes[0], n_classes=sizes[-1],
                          names=("test_images", "test_labels"))
     k_init, k_train, k_eval, k_meta = jax.random.split(key, 4)
-    w0 = mlp.init_mlp(k_init, sizes, std=init_std, dtype=jnp.float32)
-    train_idx = hg.sample_batches(k_train, n, config.steps, config.batch_size)
+    w0 = model.init_mlp(k_init, sizes, std=init_std, dtype=jnp.float32)
+    train_idx = batches.epoch_batches(k_train, n, config.steps, config.batch_size)
     e = jax.random.permutation(k_eval, n)[: config.n_eval_examples]
     h0 = online_hparams(alpha, mu)
     loss, a_eff, mus, metas, state = _online_runs(h0, w0, images, labels, train_idx, images[e], labels[e], k_meta,
@@ -391,19 +385,14 @@ def online_run(key, images, labels, test_images, test_labels, alpha, mu=optim.MO
 
 
 def _result(c: OnlineConfig, alpha, mu, loss, a_eff, mus, metas, state, test_images, test_labels) -> OnlineResult:
-    loss = np.asarray(loss, np.float64)
-    bad = np.logical_or.accumulate(~np.isfinite(loss), axis=1)
-    loss[bad] = np.inf
-    overflowed = bad[:, -1]
-    diverged = overflowed | np.any(loss > meta.DIVERGENCE_FACTOR * loss[:, :1], axis=1)
+    loss, overflowed, diverged = mark_diverged_runs(loss)
     a_eff, mus = np.asarray(a_eff, np.float64), np.asarray(mus, np.float64)
     lr_step = np.arange(0, c.steps, c.steps_per_update)
     t2 = lr_step[lr_step >= c.adapt_steps].astype(np.float64)
     mid = a_eff[:, -1:] if a_eff.shape[1] else alpha[:, None] / (1 - mu[:, None])
-    frac = (t2 - c.adapt_steps) / (c.steps - 1 - c.adapt_steps)
-    a2 = mid * (c.final_lr / mid) ** frac[None, :]
+    a2 = np.asarray(decayed_alpha_eff(t2[None, :], mid, c.adapt_steps, c.steps - 1, c.final_lr), np.float64)
     m_mid = mus[:, -1:] if mus.shape[1] else mu[:, None]
-    err = np.asarray(jax.vmap(mlp.error_rate, in_axes=(0, None, None))(
+    err = np.asarray(jax.vmap(model.error_rate, in_axes=(0, None, None))(
         state[0], jnp.asarray(test_images, jnp.float32), jnp.asarray(test_labels, jnp.int32)), np.float64)
     err[overflowed] = np.nan
     metas = np.asarray(metas, np.float64)
@@ -428,16 +417,12 @@ def _surface(log_alpha_eff, log_one_minus_mu, w, v, images, labels, key, *, look
     def one(la, k):
         train_idx, eval_idx = lookahead_batches(k, images.shape[0], lookahead, batch_size, stochastic)
         h = {"log_alpha_eff": la, "log_one_minus_mu": log_one_minus_mu}
-        return _eval_inf(lookahead_loss(h, w, v, images, labels, train_idx, eval_idx))
+        return finite_or_inf(lookahead_loss(h, w, v, images, labels, train_idx, eval_idx))
 
     return jax.vmap(lambda la: jax.vmap(lambda k: one(la, k))(keys))(log_alpha_eff)
 
 
-def _eval_inf(x):
-    return jnp.where(jnp.isfinite(x), x, jnp.inf)
-
-
-def lookahead_surface(key, state, images, labels, alpha_eff, mu=optim.MOMENTUM, *, lookahead: int = LOOKAHEAD,
+def lookahead_surface(key, state, images, labels, alpha_eff, mu=optimizer.MOMENTUM, *, lookahead: int = LOOKAHEAD,
                       batch_size: int = 100, stochastic: bool = True, n_samples: int = 64):
     """The meta-objective that online SMD descends, ``E[J(alpha_eff)]`` at a fixed training state (ICLR section 3.3).
 
@@ -447,13 +432,10 @@ def lookahead_surface(key, state, images, labels, alpha_eff, mu=optim.MOMENTUM, 
     ``best`` (A,), the fraction of samples whose own minimum over the grid is at ``alpha_eff[i]``.
     """
     for name, value in (("lookahead", lookahead), ("batch_size", batch_size), ("n_samples", n_samples)):
-        _check_int(name, value, 1)
+        checks.check_int(name, value, 1)
     checks.check_key("key", key)
     checks.check_bool("stochastic", stochastic)
-    _check_positive("alpha_eff", alpha_eff)
-    alpha_eff = np.atleast_1d(np.asarray(alpha_eff, np.float64))
-    if alpha_eff.ndim != 1:
-        raise ValueError(f"alpha_eff must be a scalar or a 1-D array, got shape {alpha_eff.shape}")
+    alpha_eff = checks.positive_1d("alpha_eff", alpha_eff)
     checks.check_real("mu", mu, low=0.0, high=1.0, high_open=True, scalar=True)
     if not isinstance(state, (tuple, list)) or len(state) != 2:
         raise ValueError(f"state must be a pair (weights, velocity), got {type(state).__name__}")
@@ -517,7 +499,7 @@ def chapter_surfaces(key, baseline: OnlineResult, images, labels) -> dict:
 
 def chapter_arrays(runs: dict, surfaces: dict) -> dict:
     """The arrays of :func:`chapter_runs` from its :class:`OnlineResult` per group (``runs``) and the two
-    surfaces of :func:`chapter_surfaces`: what a result file holds and :mod:`shb_lib.findings` reads."""
+    surfaces of :func:`chapter_surfaces`: what a result file holds and :mod:`shb_lib.mnist.findings` reads."""
     out = {}
     for group, r in runs.items():
         at_stop = r.config.adapt_steps // r.config.steps_per_update

@@ -2,17 +2,17 @@
 
 The ICLR paper (section 4) suggests that a good preconditioner or large batches might let short-horizon
 meta-optimization work. On MNIST at book scale we measure the horizon sweep of chapter 4 with each remedy: the
-inverse-time decay $\\alpha_t = \\alpha_0/(1 + t/K)^\\beta$ (ICLR section 3.2, ``K = 500`` as at book scale), the decay
-$\\beta$ chosen on a grid (at a fixed $\\alpha_0$) by the training loss after the shortest and after the longest
-horizon, and both choices trained for ``final_steps``. The base optimizer is SGD with momentum 0.9 (the paper's,
-:mod:`shb_lib.optim`) or Adam (``optax.scale_by_adam``, default constants; a diagonal preconditioner), with the same
-schedule multiplying its update; batches of 100 or 300.
+inverse-time decay $\\alpha_t = \\alpha_0/(1 + t/T_c)^\\beta$ (ICLR section 3.2, time constant ``T_c = 500`` as at book
+scale; its config key is ``K``), the decay $\\beta$ chosen on a grid (at a fixed $\\alpha_0$) by the training loss
+after the shortest and after the longest horizon, and both choices trained for ``final_steps``. The base optimizer is
+SGD with momentum 0.9 (the paper's, :mod:`shb_lib.mnist.optimizer`) or Adam (``optax.scale_by_adam``, default
+constants; a diagonal preconditioner), with the same schedule multiplying its update; batches of 100 or 300.
 
 One *unit* is one (seed, optimizer, batch size): its result is a small JSON file
 ``<optimizer>-B<batch>-seed<seed>-<hash>.json`` written atomically with its configuration, versions and hardware;
 a rerun skips finished units. Command line::
 
-    python -m shb_lib.remedies --seeds 0 1 2 3 4 --out results/remedies [--optimizers sgd adam]
+    python -m shb_lib.mnist.remedies --seeds 0 1 2 3 4 --out results/remedies [--optimizers sgd adam]
         [--batch-sizes 100]
 """
 
@@ -29,27 +29,28 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import checks, findings, mlp, optim, results_io
+from .. import checks, decay, results_io
+from ..divergence import finite_or_inf
+from ..precision import use_float64
+from . import batches, findings, model, optimizer, training
 from . import experiments as ex
-from . import hypergrad as hg
-from . import meta
 
 __all__ = ["OPTIMIZERS", "CONFIG", "base_transform", "train", "sweep_losses", "unit_config", "run_unit",
            "load_units", "measurements", "summary", "book_beta_ratios", "main"]
 
 OPTIMIZERS = ("sgd", "adam")
 #: Settings of the book-scale remedies runs (our choice; the pretraining, ``K``, horizons, beta grid and final runs
-#: are chapter 4's book scale, :data:`shb_lib.experiments.SCALES`).
+#: are chapter 4's book scale, :data:`shb_lib.mnist.experiments.SCALES`).
 CONFIG = dict(
     K=500.0, horizons=(50, 1000), betas=(0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0),
     alpha_0={"sgd": 0.1, "adam": 0.001}, eval_examples=1000, final_steps=4000, record_every=250,
-    long_eval_batches=20, pretrain_steps=50, pretrain_alpha=0.1, mu=optim.MOMENTUM, pretrain_batch=100,
+    long_eval_batches=20, pretrain_steps=50, pretrain_alpha=0.1, mu=optimizer.MOMENTUM, pretrain_batch=100,
 )
 
 
 def base_transform(name: str):
     """The base optimizer's update direction as an ``optax`` transformation, before the learning rate: ``"sgd"`` is
-    ``optax.trace(decay=0.9)`` (``v' = mu v + g``, the convention of :mod:`shb_lib.optim`), ``"adam"`` is
+    ``optax.trace(decay=0.9)`` (``v' = mu v + g``, the convention of :mod:`shb_lib.mnist.optimizer`), ``"adam"`` is
     ``optax.scale_by_adam()`` (Kingma & Ba 2015, default constants)."""
     import optax
 
@@ -57,18 +58,18 @@ def base_transform(name: str):
     return optax.trace(decay=CONFIG["mu"]) if name == "sgd" else optax.scale_by_adam()
 
 
-def train(w0, alpha_0, beta, K, name: str, images, labels, idx, t0=0):
+def train(w0, alpha_0, beta, time_const, name: str, images, labels, idx, t0=0):
     """Train from ``w0`` on the batches ``idx`` (``(steps, B)``) with ``w' = w - alpha_t u_t``, ``u_t`` the update of
-    :func:`base_transform` and ``alpha_t`` the inverse-time decay (:func:`shb_lib.optim.inverse_time_decay`).
+    :func:`base_transform` and ``alpha_t`` the inverse-time decay (:func:`shb_lib.decay.inverse_time_decay`).
     Unvalidated (usable under ``jit``/``vmap``); returns the weights."""
     tx = base_transform(name)
 
     def step(carry, ti):
         w, s = carry
         t, i = ti
-        g = jax.grad(mlp.cross_entropy)(w, images[i], labels[i])
+        g = jax.grad(model.cross_entropy)(w, images[i], labels[i])
         u, s = tx.update(g, s, w)
-        lr = optim.inverse_time_decay(t, alpha_0, beta, K)
+        lr = decay.inverse_time_decay(t, alpha_0, beta, time_const)
         return (jax.tree.map(lambda wi, ui: wi - lr * ui, w, u), s), None
 
     ts = (t0 + jnp.arange(idx.shape[0])).astype(jnp.float32)
@@ -77,28 +78,27 @@ def train(w0, alpha_0, beta, K, name: str, images, labels, idx, t0=0):
 
 
 def _mean_loss(w, images, labels, eval_idx):
-    losses = jax.vmap(lambda e: mlp.cross_entropy(w, images[e], labels[e]))(eval_idx)
-    loss = jnp.mean(losses)
-    return jnp.where(jnp.isfinite(loss), loss, jnp.inf)
+    losses = jax.vmap(lambda e: model.cross_entropy(w, images[e], labels[e]))(eval_idx)
+    return finite_or_inf(jnp.mean(losses))
 
 
-def sweep_losses(w0, alpha_0, betas, K, name, images, labels, idx, eval_idx):
+def sweep_losses(w0, alpha_0, betas, time_const, name, images, labels, idx, eval_idx):
     """Training loss on ``eval_idx`` after training on ``idx`` with each decay in ``betas`` (vmapped; ``inf`` if
     diverged)."""
     def run(b):
-        return _mean_loss(train(w0, alpha_0, b, K, name, images, labels, idx), images, labels, eval_idx)
+        return _mean_loss(train(w0, alpha_0, b, time_const, name, images, labels, idx), images, labels, eval_idx)
 
     return jax.vmap(run)(betas)
 
 
-def long_losses(w0, alpha_0, betas, K, name, images, labels, idx, eval_idx, record_every):
+def long_losses(w0, alpha_0, betas, time_const, name, images, labels, idx, eval_idx, record_every):
     """Training loss on ``eval_idx`` every ``record_every`` steps (and at 0) of a run per decay in ``betas``."""
     chunks = idx.reshape(-1, record_every, idx.shape[1])
 
     def run(b):
         def chunk(w, ci):
             c, batch = ci
-            w = train(w, alpha_0, b, K, name, images, labels, batch, t0=c * record_every)
+            w = train(w, alpha_0, b, time_const, name, images, labels, batch, t0=c * record_every)
             return w, _mean_loss(w, images, labels, eval_idx)
 
         _, losses = jax.lax.scan(chunk, w0, (jnp.arange(chunks.shape[0]), chunks))
@@ -135,25 +135,25 @@ def compute_unit(cfg: dict, images, labels) -> dict:
     long runs of the shortest and the longest horizon's choices. Returns the JSON-able result (``None`` for a
     diverged loss)."""
     key = jax.random.PRNGKey(cfg["seed"])
-    w0 = meta.pretrain(jax.random.fold_in(key, 0), images, labels, cfg["pretrain_steps"], cfg["pretrain_alpha"],
+    w0 = training.pretrain(jax.random.fold_in(key, 0), images, labels, cfg["pretrain_steps"], cfg["pretrain_alpha"],
                        cfg["mu"], cfg["pretrain_batch"])
     n, B = images.shape[0], cfg["batch_size"]
     betas = jnp.asarray(cfg["betas"], jnp.float32)
-    a0, K = jnp.float32(cfg["alpha_0"]), jnp.float32(cfg["K"])
+    a0, time_const = jnp.float32(cfg["alpha_0"]), jnp.float32(cfg["K"])
     sweep = []
     for T in cfg["horizons"]:
         k = jax.random.fold_in(key, 9000 + T)
-        idx = hg.sample_batches(jax.random.fold_in(k, 1), n, T, B)
-        eval_idx = hg.sample_batches(jax.random.fold_in(k, 2), n, max(1, cfg["eval_examples"] // B), B)
-        sweep.append(np.asarray(_sweep_jit(w0, a0, betas, K, cfg["optimizer"], images, labels, idx, eval_idx)))
+        idx = batches.epoch_batches(jax.random.fold_in(k, 1), n, T, B)
+        eval_idx = batches.epoch_batches(jax.random.fold_in(k, 2), n, max(1, cfg["eval_examples"] // B), B)
+        sweep.append(np.asarray(_sweep_jit(w0, a0, betas, time_const, cfg["optimizer"], images, labels, idx, eval_idx)))
     sweep = np.stack(sweep)
     if not np.all(np.isfinite(sweep).any(axis=1)):
         raise checks.DivergedError(f"every beta diverged at some horizon: {sweep}")
     chosen = np.asarray(cfg["betas"])[np.argmin(np.where(np.isfinite(sweep), sweep, np.inf), axis=1)]
     k = jax.random.fold_in(key, 9999)
-    idx = hg.sample_batches(jax.random.fold_in(k, 1), n, cfg["final_steps"], B)
-    eval_idx = hg.sample_batches(jax.random.fold_in(k, 2), n, cfg["long_eval_batches"], 100)
-    long = np.asarray(_long_jit(w0, a0, jnp.asarray(chosen[[0, -1]], jnp.float32), K, cfg["optimizer"], images,
+    idx = batches.epoch_batches(jax.random.fold_in(k, 1), n, cfg["final_steps"], B)
+    eval_idx = batches.epoch_batches(jax.random.fold_in(k, 2), n, cfg["long_eval_batches"], 100)
+    long = np.asarray(_long_jit(w0, a0, jnp.asarray(chosen[[0, -1]], jnp.float32), time_const, cfg["optimizer"], images,
                                 labels, idx, eval_idx, cfg["record_every"]))
     return {"sweep_loss": [_finite_list(r) for r in sweep], "chosen_beta": [float(b) for b in chosen],
             "long_loss": [_finite_list(r) for r in long]}
@@ -210,7 +210,7 @@ def summary(records) -> dict:
 
 def book_beta_ratios(folder, seeds) -> dict:
     """From chapter 4's committed book-scale sweeps (``sweep`` units: batch 30, 100, 300; ``alpha_0 = 0.1``): per
-    batch size, the :class:`~shb_lib.findings.Spread` over ``seeds`` of the shortest horizon's best beta over the
+    batch size, the :class:`~shb_lib.mnist.findings.Spread` over ``seeds`` of the shortest horizon's best beta over the
     longest's (the unit of each seed must be in ``folder``)."""
     sweeps = {int(info["config"]["seed"]): arrays for arrays, info in ex.load_results(folder, "book").values()
               if info["config"].get("unit") == "sweep"}
@@ -227,7 +227,8 @@ def book_beta_ratios(folder, seeds) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shb_lib.remedies", description=__doc__.split("\n\n")[0])
+    use_float64()  # the same precision as the chapters (shb_lib.precision)
+    parser = argparse.ArgumentParser(prog="python -m shb_lib.mnist.remedies", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--optimizers", nargs="+", default=list(OPTIMIZERS), choices=OPTIMIZERS)

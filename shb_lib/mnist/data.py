@@ -416,7 +416,7 @@ def _load_cached(download: bool) -> MNIST:
         if download:
             lines += [f"  - download failed: {f}" for f in downloader.failures]
             if not MIRRORS:
-                lines.append("  - no download mirrors are configured (shb_lib.data.MIRRORS is empty).")
+                lines.append("  - no download mirrors are configured (shb_lib.mnist.data.MIRRORS is empty).")
         else:
             lines.append("  - download=False, so nothing was downloaded.")
         lines.append(_how_to_fix(cache))

@@ -1,6 +1,6 @@
 """The MNIST experiments at two scales, one code path, resumable on disk.
 
-``book`` runs inside chapter 4 on 2 CPU cores in a few minutes: time is compressed (``K = 500`` instead of 5000,
+``book`` runs inside chapter 4 on 2 CPU cores in a few minutes: time is compressed (time constant ``K = 500``, not 5000,
 shorter horizons and final run), with fewer surface samples, meta-steps and evaluation batches. ``paper`` is the
 paper's setting (ICLR section 3.2, the authors' ``offline.py``): ``K = 5000``, horizons 100/1k/5k/20k, 2500 surface
 samples, 5000 meta-steps, the meta-objective on 600 batches, 20k-step final runs.
@@ -12,7 +12,7 @@ which unit files. A rerun skips finished units, an interrupted SMD run continues
 truncated or corrupt unit or checkpoint is named, set aside (``.corrupt``) and recomputed. Every flag and ``--out``
 are checked before any work; a divergence or Ctrl-C ends it with a one-line message)::
 
-    python -m shb_lib.experiments mnist --scale paper --out results/ [--horizons 100 1000] \
+    python -m shb_lib.mnist.experiments mnist --scale paper --out results/ [--horizons 100 1000] \
         [--units surface smd long sweep] [--samples N [N ...]] [--meta-steps M [M ...]] [--chunk C]
 
 In Python (what the chapter does): :func:`run_mnist` computes (or loads from ``out``) everything for a scale and
@@ -37,9 +37,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import checks, optim, results_io
+from .. import checks, results_io
+from .. import meta_optimizer as mo
+from ..precision import use_float64
 from . import hypergrad as hg
-from . import meta
+from . import offline, optimizer, surface, training
 
 #: Settings of each scale. ``horizons`` increasing; ``n_samples``/``meta_steps`` per horizon (same order).
 SCALES = {
@@ -58,7 +60,7 @@ SCALES = {
         choose="smd", top=3,
     ),
 }
-COMMON = dict(batch_size=100, mu=optim.MOMENTUM, pretrain_steps=50, pretrain_alpha=0.1, seed=0,
+COMMON = dict(batch_size=100, mu=optimizer.MOMENTUM, pretrain_steps=50, pretrain_alpha=0.1, seed=0,
               alpha_0_range=(1e-3, 0.5), beta_range=(1e-2, 200.0), surface_chunk=64)
 
 
@@ -267,7 +269,7 @@ class _Context:
         self.Xt = jnp.asarray(ds.test_images, jnp.float32)
         self.Yt = jnp.asarray(ds.test_labels, jnp.int32)
         self.key = jax.random.PRNGKey(cfg["seed"])
-        self.w0 = meta.pretrain(jax.random.fold_in(self.key, 0), self.X, self.Y, cfg["pretrain_steps"],
+        self.w0 = training.pretrain(jax.random.fold_in(self.key, 0), self.X, self.Y, cfg["pretrain_steps"],
                                 cfg["pretrain_alpha"], cfg["mu"], cfg["batch_size"])
 
 
@@ -304,7 +306,7 @@ def surface_unit(ctx, cfg, T, out=None, progress=False):
     def compute():
         problem = hg.make_offline_problem(jax.random.fold_in(ctx.key, 1000 + T), ctx.X, ctx.Y, ctx.w0, T,
                                           cfg["batch_size"], ucfg["n_eval_batches"], cfg["K"], cfg["mu"])
-        return meta.random_search(jax.random.fold_in(ctx.key, 2000 + T), problem, ucfg["n_samples"],
+        return surface.random_search(jax.random.fold_in(ctx.key, 2000 + T), problem, ucfg["n_samples"],
                                   cfg["alpha_0_range"], cfg["beta_range"], chunk=cfg["surface_chunk"],
                                   progress=progress)
 
@@ -318,11 +320,12 @@ def smd_unit(ctx, cfg, T, beta0, out=None, progress=False, checkpoint_every=25):
     name = f"smd-T{T}-beta{beta0:g}"
     partial = None if out is None else pathlib.Path(out) / f".{name}-{unit_hash(ucfg)}.partial.npz"
 
-    def to_arrays(r: meta.SMDResult):
+    def to_arrays(r: offline.SMDResult):
         a = {"alpha_0": r.alpha_0, "beta": r.beta, "values": r.values}
         a.update({f"log_{k}": v for k, v in r.log_hparams.items()})
-        a.update({f"adam_{f}_{k}": np.asarray(v) for f in ("m", "v") for k, v in getattr(r.adam, f).items()})
-        a["adam_count"] = np.asarray(r.adam.count)
+        m, v, count = mo.adam_moments(r.adam)
+        a.update({f"adam_{f}_{k}": np.asarray(x) for f, tree in (("m", m), ("v", v)) for k, x in tree.items()})
+        a["adam_count"] = np.asarray(count)
         return a
 
     def from_arrays(a):
@@ -330,9 +333,11 @@ def smd_unit(ctx, cfg, T, beta0, out=None, progress=False, checkpoint_every=25):
         missing = {"alpha_0", "beta", "values", "adam_count"} - set(a)
         if missing or not names:
             raise KeyError(f"not an SMD checkpoint: lacks {sorted(missing) or 'the log_ hyperparameters'}")
-        adam = meta.AdamState({k: jnp.float32(a[f"adam_m_{k}"]) for k in names},
-                              {k: jnp.float32(a[f"adam_v_{k}"]) for k in names}, jnp.int32(a["adam_count"]))
-        return meta.SMDResult(a["alpha_0"], a["beta"], a["values"], {k: a[f"log_{k}"] for k in names}, adam)
+        h = {k: jnp.float32(a[f"log_{k}"][-1]) for k in names}
+        adam = mo.with_adam_moments(offline.meta_optimizer(cfg["meta_lr"]).init(h),
+                                    {k: jnp.float32(a[f"adam_m_{k}"]) for k in names},
+                                    {k: jnp.float32(a[f"adam_v_{k}"]) for k in names}, jnp.int32(a["adam_count"]))
+        return offline.SMDResult(a["alpha_0"], a["beta"], a["values"], {k: a[f"log_{k}"] for k in names}, adam)
 
     timing = {}
 
@@ -357,8 +362,9 @@ def smd_unit(ctx, cfg, T, beta0, out=None, progress=False, checkpoint_every=25):
             bar = tqdm(total=M, initial=done, desc=name)
         while done < M:
             n = min(checkpoint_every, M - done)
-            res = meta.smd(key, ctx.X, ctx.Y, ctx.w0, T, h0, n, meta_lr=cfg["meta_lr"],
-                           batch_size=cfg["batch_size"], n_eval_batches=ucfg["n_eval_batches"], K=cfg["K"],
+            res = offline.smd(key, ctx.X, ctx.Y, ctx.w0, T, h0, n, meta_lr=cfg["meta_lr"],
+                              batch_size=cfg["batch_size"], n_eval_batches=ucfg["n_eval_batches"],
+                              time_const=cfg["K"],
                            mu=cfg["mu"], start=res)
             done = len(res.values)
             if partial is not None:
@@ -375,7 +381,8 @@ def smd_unit(ctx, cfg, T, beta0, out=None, progress=False, checkpoint_every=25):
         if bar is not None:
             bar.close()
         if res is None:
-            res = meta.smd(key, ctx.X, ctx.Y, ctx.w0, T, h0, 0, K=cfg["K"], mu=cfg["mu"])
+            res = offline.smd(key, ctx.X, ctx.Y, ctx.w0, T, h0, 0, meta_lr=cfg["meta_lr"], time_const=cfg["K"],
+                              mu=cfg["mu"])
         return to_arrays(res)
 
     arrays, info = _run_unit(out, name, ucfg, cfg["scale"], compute, timing=timing)
@@ -411,10 +418,11 @@ def long_unit(ctx, cfg, horizons, choices, out=None, progress=False, chosen_by=N
         ucfg["chosen_by"] = f"surface top {cfg['top']}"
 
     def compute():
-        r = meta.train_schedule(jax.random.fold_in(ctx.key, 4000), ctx.X, ctx.Y, ctx.Xt, ctx.Yt, ctx.w0,
+        r = training.train_schedule(jax.random.fold_in(ctx.key, 4000), ctx.X, ctx.Y, ctx.Xt, ctx.Yt, ctx.w0,
                                 ucfg["alpha_0"], ucfg["beta"], cfg["final_steps"],
                                 record_every=cfg["record_every"], batch_size=cfg["batch_size"],
-                                n_eval_batches=cfg["long_eval_batches"], K=cfg["K"], mu=cfg["mu"])
+                                n_eval_batches=cfg["long_eval_batches"], time_const=cfg["K"],
+                                    mu=cfg["mu"])
         r["horizons"] = np.asarray(horizons)
         return r
 
@@ -434,7 +442,7 @@ def sweep_unit(ctx, cfg, out=None, progress=False):
                 p = hg.make_offline_problem(jax.random.fold_in(ctx.key, 5000 + 7 * T + B), ctx.X, ctx.Y, ctx.w0, T,
                                             B, max(1, 1000 // B), cfg["K"], cfg["mu"])
                 a = jnp.full(betas.shape, ucfg["alpha_0"], jnp.float32)
-                loss[i, j] = np.asarray(meta.surface_losses(a, jnp.asarray(betas), p))
+                loss[i, j] = np.asarray(surface.surface_losses(a, jnp.asarray(betas), p))
         return {"horizons": np.asarray(H), "batch_sizes": np.asarray(Bs), "betas": betas.astype(np.float64),
                 "loss": loss}
 
@@ -458,10 +466,10 @@ def _chosen_record(by: dict, choices: dict, sources: dict) -> dict:
 
 
 def _surface_optimum(arrays, info, top: int, T) -> tuple[float, float]:
-    """:func:`meta.best_of_surface` of one surface unit; a surface whose every sample diverged raises
+    """:func:`shb_lib.mnist.surface.best_of_surface` of one surface unit; a surface whose every sample diverged raises
     :class:`shb_lib.checks.DivergedError` naming the horizon and the unit."""
     try:
-        return meta.best_of_surface(arrays, top)
+        return surface.best_of_surface(arrays, top)
     except checks.DivergedError as e:
         stem = unit_stem(info.get("name", f"surface-T{T}"), info["config"])
         raise checks.DivergedError(f"horizon {T}: the surface {stem} ({info['config'].get('n_samples', '?')} "
@@ -618,9 +626,9 @@ def _surface_optima(surfaces: dict, top: int, skip_diverged: bool) -> dict:
 
 
 def surface_choices(surfaces: dict, top: int = 3) -> dict:
-    """Each horizon's surface optimum (:func:`meta.best_of_surface`, geometric mean of the ``top`` best samples) per
-    budget: ``{n_samples: {T: (alpha_0, beta)}}``, largest budget first. ``surfaces`` is :func:`organize`'s
-    ``{T: [(arrays, info), ...]}``.
+    """Each horizon's surface optimum (:func:`shb_lib.mnist.surface.best_of_surface`, geometric mean of the ``top``
+    best samples) per budget: ``{n_samples: {T: (alpha_0, beta)}}``, largest budget first. ``surfaces`` is
+    :func:`organize`'s ``{T: [(arrays, info), ...]}``.
 
     Raises:
         shb_lib.checks.DivergedError: a surface whose every sample diverged (naming its horizon and unit).
@@ -748,7 +756,8 @@ def _report_failure(run) -> int:
 def main(argv=None) -> int:
     """The command line (see the module docstring). Returns the exit status: 0 done, 1 a run diverged or the data
     are missing, 2 a bad argument (argparse's convention; every flag is checked before any work), 130 Ctrl-C."""
-    parser = argparse.ArgumentParser(prog="python -m shb_lib.experiments", description=__doc__.split("\n")[0])
+    use_float64()  # the same precision as the chapters (shb_lib.precision)
+    parser = argparse.ArgumentParser(prog="python -m shb_lib.mnist.experiments", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("mnist", help="offline meta-optimization on MNIST (surfaces, SMD, long runs, slider sweep)")
     p.add_argument("--scale", choices=sorted(SCALES), default="book")
@@ -827,8 +836,8 @@ def main(argv=None) -> int:
 
 
 def _chapter_seeds_main(parser, args) -> int:
-    """``online-seeds`` and ``estimator-seeds``: :func:`shb_lib.findings.online_runs` or
-    :func:`shb_lib.findings.estimator_runs` for every seed, written to ``--out`` (finished seeds are read)."""
+    """``online-seeds`` and ``estimator-seeds``: :func:`shb_lib.mnist.findings.online_runs` or
+    :func:`shb_lib.mnist.findings.estimator_runs` for every seed, written to ``--out`` (finished seeds are read)."""
     from . import findings
 
     _distinct_seeds(parser, args.seeds)

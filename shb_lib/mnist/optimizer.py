@@ -1,8 +1,8 @@
 """The base optimizer: SGD with momentum and an inverse-time-decay learning-rate schedule.
 
-**Schedule** (ICLR version, section 3.2, after Welling & Teh 2011)::
+**Schedule** (ICLR version, section 3.2, after Welling & Teh 2011; :func:`shb_lib.decay.inverse_time_decay`)::
 
-    alpha_t = alpha_0 / (1 + t / K) ** beta,        K = 5000 in the paper.
+    alpha_t = alpha_0 / (1 + t / time_const) ** beta,        time_const = 5000 in the paper.
 
 **Momentum convention.** We use the authors' code (``optimizers.py``), which is also ``optax.sgd``::
 
@@ -21,7 +21,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from . import checks, mlp
+from .. import checks, decay
+from . import model
 
 #: Time constant of the inverse-time decay (ICLR section 3.2).
 TIME_CONST = 5000.0
@@ -29,11 +30,11 @@ TIME_CONST = 5000.0
 MOMENTUM = 0.9
 
 
-def check_hyperparameters(alpha_0=None, beta=None, mu=None, K=None) -> None:
+def check_hyperparameters(alpha_0=None, beta=None, mu=None, time_const=None) -> None:
     """Raise ``ValueError`` naming the first hyperparameter outside its range (``None`` = not checked).
 
     Every value must be a finite number: ``0 < alpha_0 < inf``, ``0 <= beta < inf``, ``0 <= mu < 1``,
-    ``0 < K < inf`` (arrays are checked element-wise, outside ``jit``; bools and strings are refused).
+    ``0 < time_const < inf`` (arrays are checked element-wise, outside ``jit``; bools and strings are refused).
     """
     if alpha_0 is not None:
         checks.check_positive("alpha_0", alpha_0)
@@ -41,13 +42,8 @@ def check_hyperparameters(alpha_0=None, beta=None, mu=None, K=None) -> None:
         checks.check_nonnegative("beta", beta)
     if mu is not None:
         checks.check_unit_interval("mu", mu)
-    if K is not None:
-        checks.check_positive("K", K)
-
-
-def inverse_time_decay(t, alpha_0, beta, K=TIME_CONST):
-    """Learning rate at step ``t``: ``alpha_t = alpha_0 / (1 + t/K)^beta`` (ICLR version, section 3.2)."""
-    return alpha_0 * jnp.exp(-beta * jnp.log1p(t / K))
+    if time_const is not None:
+        checks.check_positive("time_const", time_const)
 
 
 def effective_learning_rate(alpha, mu):
@@ -66,9 +62,10 @@ def momentum_update(w, v, g, lr, mu):
 
 
 def sgd_step(w, v, x, y, lr, mu):
-    """One training step of the MLP on the batch ``(x, y)``: ``g = grad L(w; x, y)`` (:func:`shb_lib.mlp.cross_entropy`),
-    then :func:`momentum_update`. Returns ``(w', v')``. Every MNIST training loop of the package takes this step."""
-    return momentum_update(w, v, jax.grad(mlp.cross_entropy)(w, x, y), lr, mu)
+    """One training step of the MLP on the batch ``(x, y)``: ``g = grad L(w; x, y)``
+    (:func:`shb_lib.mnist.model.cross_entropy`), then :func:`momentum_update`. Returns ``(w', v')``. Every MNIST
+    training loop of the package takes this step."""
+    return momentum_update(w, v, jax.grad(model.cross_entropy)(w, x, y), lr, mu)
 
 
 def zeros_like_tree(tree):
@@ -76,7 +73,7 @@ def zeros_like_tree(tree):
     return jax.tree.map(jnp.zeros_like, tree)
 
 
-def optax_reference(alpha_0, beta, mu=MOMENTUM, K=TIME_CONST):
+def optax_reference(alpha_0, beta, mu=MOMENTUM, time_const=TIME_CONST):
     """The same optimizer as an ``optax`` chain (needs optax; used only to check :func:`momentum_update`).
 
     ``optax.sgd(schedule, momentum=mu)`` = ``trace(decay=mu)`` then ``scale_by_learning_rate(schedule)``, whose
@@ -84,5 +81,5 @@ def optax_reference(alpha_0, beta, mu=MOMENTUM, K=TIME_CONST):
     """
     import optax
 
-    check_hyperparameters(alpha_0=alpha_0, beta=beta, mu=mu, K=K)
-    return optax.sgd(lambda t: inverse_time_decay(t, alpha_0, beta, K), momentum=mu)
+    check_hyperparameters(alpha_0=alpha_0, beta=beta, mu=mu, time_const=time_const)
+    return optax.sgd(lambda t: decay.inverse_time_decay(t, alpha_0, beta, time_const), momentum=mu)

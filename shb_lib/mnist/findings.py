@@ -2,7 +2,7 @@
 
 One float32 run of the network is an anecdote: another seed (initialization, pretraining, batches, surface samples)
 or another CPU's rounding moves its numbers, sometimes across a claim. A *finding* is a statement about the
-distribution over seeds, with a margin. This module turns the units of :mod:`shb_lib.experiments` into per-seed
+distribution over seeds, with a margin. This module turns the units of :mod:`shb_lib.mnist.experiments` into per-seed
 measurements, summarizes them (median, quartiles, range), and states the book's claims as predicates with their
 margins, so that the chapters print them and ``tests/test_claims.py`` asserts them (and shows that each can fail).
 """
@@ -194,7 +194,7 @@ def short_version_table(runs: dict):
     training loss, this book's median and quartiles over the seeds of ``runs`` (as :func:`final_losses_over_seeds`)
     and the ratio of the two; a last row compares the 100-step / 20k-step ratios. A
     :class:`shb_lib.plotting.MarkdownTable`."""
-    from .plotting import MarkdownTable
+    from ..plotting import MarkdownTable
 
     ours = final_losses_over_seeds(runs)
     g = lambda x: f"{x:.2g}"  # noqa: E731
@@ -243,7 +243,7 @@ def seed_units(folder, name: str, seeds, unit_config, compute, dataset=None) -> 
 
 
 def online_runs(folder, seeds, dataset=None, config=None) -> dict:
-    """``{seed: arrays}`` of :func:`shb_lib.online.chapter_runs` with ``PRNGKey(seed)`` (:func:`seed_units`, units
+    """``{seed: arrays}`` of :func:`shb_lib.mnist.online.chapter_runs` with ``PRNGKey(seed)`` (:func:`seed_units`, units
     ``online-seed<seed>-<hash>``; a missing seed takes 3 to 12 minutes on 2 cores)."""
     import jax
 
@@ -351,13 +351,13 @@ def estimator_seed(seed: int, dataset, setting: dict = ESTIMATOR_SETTING) -> dic
     import jax
     import jax.numpy as jnp
 
-    from . import estimators as est
-    from .meta import pretrain
+    from .. import estimators as est
+    from .training import pretrain
 
     key = jax.random.PRNGKey(int(seed))
     T = setting["T"]
     w0 = pretrain(key, dataset.train_images, dataset.train_labels)
-    task = est.mnist_task(dataset.train_images, dataset.train_labels, w0, T, decay_steps=T, batch_size=100)
+    task = est.mnist_task(dataset.train_images, dataset.train_labels, w0, T, time_const=T, batch_size=100)
     phi = jnp.log(jnp.array(setting["phi"]))
     f = est.windowed_estimator("truncated backprop", task)
     per_K = est.sweep_windows(f, phi, jax.random.fold_in(key, 1), list(setting["windows"]), setting["repeats"],
@@ -511,7 +511,7 @@ def truncated_meta_optimization_hurts(stats: dict) -> bool:
 def best_decay_table(sweep: dict):
     """The best beta of every frame of chapter 4's slider (rows: horizons; columns: batch sizes), from a sweep
     such as :func:`median_sweep`'s: a :class:`shb_lib.plotting.MarkdownTable`."""
-    from .plotting import MarkdownTable
+    from ..plotting import MarkdownTable
 
     betas = np.asarray(sweep["betas"])
     best = betas[np.argmin(np.asarray(sweep["loss"]), axis=-1)]

@@ -3,9 +3,9 @@
 Each row names a setting and what each source says, with the source's location (``L<n>``: the line of
 ``short-horizon-bias-iclr2018-full.txt``; ``file.py:<n>``: the authors' TF1 code, github renmengye/meta-optim-public
 at commit 7b0c05f). "not stated" means the text gives no value; "(inferred)" marks a reading of the code that was
-not run. The book's columns are read from the library's own settings (:data:`shb_lib.experiments.SCALES`,
-:class:`shb_lib.online.OnlineConfig`, :mod:`shb_lib.meta`, :mod:`shb_lib.mlp`), so they cannot drift from what runs;
-what the committed paper-scale units actually ran is in chapter 4's provenance list.
+not run. The book's columns are read from the library's own settings (:data:`shb_lib.mnist.experiments.SCALES`,
+:class:`shb_lib.mnist.online.OnlineConfig`, :mod:`shb_lib.meta_optimizer`, :mod:`shb_lib.mnist.model`), so they cannot
+drift from what runs; what the committed paper-scale units actually ran is in chapter 4's provenance list.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ def _g(x) -> str:
 
 def offline_rows() -> list[tuple[str, ...]]:
     """Chapter 4's table: ``(setting, short, ICLR, authors' code, book scale, paper scale, the book follows)``."""
-    from . import meta, mlp, optim
+    from .. import meta_optimizer as mo
+    from . import model, optimizer
     from .experiments import COMMON, SCALES
 
     b, p = SCALES["book"], SCALES["paper"]
@@ -31,10 +32,10 @@ def offline_rows() -> list[tuple[str, ...]]:
          "fewer (time); paper scale ran fewer still"),
         ("meta-optimized", "alpha, mu and beta", "alpha_0 and beta, mu = 0.9 (L507-509)",
          "log alpha_eff, log beta; mu = 0.9 (offline.py:593)",
-         f"log alpha_eff, log beta; mu = {_g(optim.MOMENTUM)}", f"the same; mu = {_g(optim.MOMENTUM)}",
+         f"log alpha_eff, log beta; mu = {_g(optimizer.MOMENTUM)}", f"the same; mu = {_g(optimizer.MOMENTUM)}",
          "ICLR, code"),
-        ("initial weights, std", "not stated", "0.1 (L514)", "0.05 (models.py:320)", _g(mlp.INIT_STD),
-         _g(mlp.INIT_STD), "ICLR"),
+        ("initial weights, std", "not stated", "0.1 (L514)", "0.05 (models.py:320)", _g(model.INIT_STD),
+         _g(model.INIT_STD), "ICLR"),
         ("momentum convention", "not stated", "v <- mu v - alpha g; theta <- theta + v",
          "v <- mu v + g; w <- w - alpha v (optimizers.py:84-90)", "as the code (and optax.sgd)",
          "as the code", "code"),
@@ -53,8 +54,8 @@ def offline_rows() -> list[tuple[str, ...]]:
          "texts (Adam)"),
         ("gradient clip, bounds", "not stated", "not stated",
          "clip +-10; alpha_eff in [1e-4, 10], beta in [1e-4, 1e3] (offline.py:616-617)",
-         f"clip +-{_g(meta.GRAD_CLIP)}; alpha_eff in [{_g(meta.ALPHA_EFF_RANGE[0])}, {_g(meta.ALPHA_EFF_RANGE[1])}], "
-         f"beta in [{_g(meta.BETA_RANGE[0])}, {_g(meta.BETA_RANGE[1])}]", "the same", "code"),
+         f"clip +-{_g(mo.GRAD_CLIP)}; alpha_eff in [{_g(mo.ALPHA_EFF_RANGE[0])}, {_g(mo.ALPHA_EFF_RANGE[1])}], "
+         f"beta in [{_g(mo.BETA_RANGE[0])}, {_g(mo.BETA_RANGE[1])}]", "the same", "code"),
         ("SMD starts", "not stated", "\"multiple random\" (L520)",
          "alpha_0 = 0.01, beta in {0.1, 10} (offline.py:101, 104)",
          f"alpha_0 = {_g(b['init_alpha_0'])}, beta in {{{', '.join(_g(x) for x in b['init_betas'])}}}",
@@ -74,7 +75,8 @@ def offline_rows() -> list[tuple[str, ...]]:
 def online_rows() -> list[tuple[str, ...]]:
     """Chapter 5's table: ``(setting, ICLR, authors' code, book scale, paper scale, the book follows)`` (the short
     version has no online experiment)."""
-    from . import meta, mlp
+    from .. import meta_optimizer as mo
+    from . import model
     from .online import CHAPTER_STARTS, OnlineConfig
 
     b, p = OnlineConfig(), OnlineConfig.paper()
@@ -94,21 +96,21 @@ def online_rows() -> list[tuple[str, ...]]:
          f"Adam, rate {_g(p.meta_lr)}, b2 {_g(p.meta_b2)}", "book scale: ours (see the note below the table)"),
         ("gradient clip, bounds", "not stated",
          "clip +-10; alpha_eff in [1e-4, 10], 1 - mu in [1e-4, 1] (online.py:264-265)",
-         f"clip +-{_g(meta.GRAD_CLIP)}; alpha_eff in [{_g(meta.ALPHA_EFF_RANGE[0])}, {_g(meta.ALPHA_EFF_RANGE[1])}],"
-         f" mu in [{_g(meta.MU_RANGE[0])}, {_g(meta.MU_RANGE[1])}]", "the same", "code, nearly"),
+         f"clip +-{_g(mo.GRAD_CLIP)}; alpha_eff in [{_g(mo.ALPHA_EFF_RANGE[0])}, {_g(mo.ALPHA_EFF_RANGE[1])}],"
+         f" mu in [{_g(mo.MU_RANGE[0])}, {_g(mo.MU_RANGE[1])}]", "the same", "code, nearly"),
         ("initial alpha (mu = 0.9)", "\"widely varying\"", "1e-3, 5e-3, 1e-2, 5e-2, 1e-1 (online.py:632)",
          f"stochastic {starts('stochastic')}; deterministic {starts('deterministic')}", "the same", "code, fewer"),
         ("lookahead batches", "not stated", "one draw of 5 + 5 batches reused by all meta-steps of an update "
          "(online.py:317-333)", "fresh for every meta-step", "fresh for every meta-step", "Algorithm 1 (ICLR)"),
         ("training loss of the curves", "not stated", "600 batches, about the whole training set (online.py:374)",
          f"{b.n_eval_examples} fixed training examples", f"{p.n_eval_examples} training examples", "code at paper scale"),
-        ("initial weights, std", "0.1 (L546)", "0.05 (models.py:320)", _g(mlp.INIT_STD), _g(mlp.INIT_STD), "ICLR"),
+        ("initial weights, std", "0.1 (L546)", "0.05 (models.py:320)", _g(model.INIT_STD), _g(model.INIT_STD), "ICLR"),
     ]
 
 
 def offline_table():
     """:func:`offline_rows` as a :class:`shb_lib.plotting.MarkdownTable`."""
-    from .plotting import MarkdownTable
+    from ..plotting import MarkdownTable
 
     return MarkdownTable(["setting", "short version", "ICLR version", "authors' code", "book scale", "paper scale",
                           "the book follows"], offline_rows())
@@ -116,7 +118,7 @@ def offline_table():
 
 def online_table():
     """:func:`online_rows` as a :class:`shb_lib.plotting.MarkdownTable`."""
-    from .plotting import MarkdownTable
+    from ..plotting import MarkdownTable
 
     return MarkdownTable(["setting", "ICLR version", "authors' code", "book scale", "paper scale",
                           "the book follows"], online_rows())
