@@ -82,7 +82,7 @@ def _phase(nodeid: str) -> str:
     if any(name in path for name in BOOK_FILES):
         return "book build + browser"
     if "test_portability" in path:
-        return "nbval, network chapters under SSE4.2"
+        return "nbval, every chapter under SSE4.2"
     return "unit tests"
 
 
