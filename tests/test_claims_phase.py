@@ -166,7 +166,7 @@ def batch_300_chooses_as_well(B=300, tolerance=0.1):
 
 def test_batch_300_lets_sgd_choose_as_well():
     """Chapter 7: "In the setting above, batches of 300 let SGD's 50-step horizon choose as well as the 1000-step
-    one: the long-run loss ratio is {sgd300_loss_ratio} (median over 5 seeds ...)" (margin: median within 10 % of
+    one, or better: the long-run loss ratio is {sgd300_loss_ratio} (median over 5 seeds ...)" (margin: median within 10 % of
     1 or below)."""
     assert len(network()[("sgd", 300)]["loss_ratio"].values) == 5
     assert batch_300_chooses_as_well()
