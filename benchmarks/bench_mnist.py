@@ -18,12 +18,12 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bench_timing import best_time
 from shb_lib.precision import use_float64
 from shb_lib.mnist import hypergrad as hg
 from shb_lib.mnist import model, surface
@@ -43,16 +43,6 @@ def data(synthetic: bool):
     k = jax.random.PRNGKey(0)
     x = jax.random.uniform(k, (60000, 784), dtype=jnp.float32)
     return x, jax.random.randint(k, (60000,), 0, 10).astype(jnp.int32), "synthetic"
-
-
-def best_time(f, repeats=3):
-    jax.block_until_ready(f())  # compile + warm up
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(f())
-        ts.append(time.perf_counter() - t0)
-    return min(ts)
 
 
 def memory_bytes(fn, *args):

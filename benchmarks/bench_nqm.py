@@ -1,7 +1,8 @@
 """Benchmark: the whole of Fig. 1 (short version; ICLR Fig. 3) -- greedy, fixed and optimized schedules, noisy and
-deterministic, T = 250, Adam 0.003 x 500 steps -- one jitted call per problem on two threads (``shb_lib.nqm.figure1_schedules``), beside a
-straightforward implementation timed in the same run: Python loops over the time steps (greedy) and over the Adam
-steps (fits), each step calling a jitted function (``jax.value_and_grad`` through a ``lax.scan`` of the recursion).
+deterministic, T = 250, Adam 0.003 x 500 steps -- one jitted call per problem on two threads
+(``shb_lib.nqm.figure1_schedules``), beside a straightforward implementation timed in the same run: Python loops
+over the time steps (greedy) and over the Adam steps (fits), each step calling a jitted function
+(``jax.value_and_grad`` through a ``lax.scan`` of the recursion).
 
     python benchmarks/bench_nqm.py [--repeats 3]
 

@@ -92,7 +92,8 @@ def es_gradient(task: UnrolledTask, params, key, sigma, n_pairs: int):
 
 
 def tes_gradient(task: UnrolledTask, params, key, K, sigma, n_pairs: int):
-    """Truncated ES (Vicol et al. 2021, Algorithm 1): ``g = 1/(2N sigma^2 T) sum_w sum_i eps_{w,i} L_w(phi + eps_{w,i})``.
+    """Truncated ES (Vicol et al. 2021, Algorithm 1):
+    ``g = 1/(2N sigma^2 T) sum_w sum_i eps_{w,i} L_w(phi + eps_{w,i})``.
 
     Fresh antithetic perturbations ``eps_{w,i}`` for each window ``w``; every particle starts the window from the
     shared state, which then moves on with the unperturbed ``phi``. Biased for ``K < T`` like truncated

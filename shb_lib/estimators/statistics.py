@@ -68,8 +68,9 @@ def reference_statistics(estimates, reference, paired=False) -> EstimatorStats:
 
     ``reference`` holds ``R'`` estimates of an *unbiased* estimator (backpropagation through the whole run, or ES);
     the bias is ``mean(estimates) - mean(reference)``, its standard error combines both sampling errors:
-    ``sqrt(se^2 + se_ref^2)``, valid only when the two come from independent training runs; or with ``paired=True`` (row ``i`` of both from the same training run) the standard
-    error of the mean difference, ``std(g_i - g_ref,i) / sqrt(R)``, smaller when the runs are correlated.
+    ``sqrt(se^2 + se_ref^2)``, valid only when the two come from independent training runs; or with
+    ``paired=True`` (row ``i`` of both from the same training run) the standard error of the mean difference,
+    ``std(g_i - g_ref,i) / sqrt(R)``, smaller when the runs are correlated.
     """
     checks.check_array("estimates", estimates)
     checks.check_array("reference", reference)

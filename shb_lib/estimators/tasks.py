@@ -194,9 +194,9 @@ def nqm_task(problem, schedule, T, momentum=0.0) -> UnrolledTask:
 def mnist_task(images, labels, w0, T, time_const, batch_size=100, momentum=optimizer.MOMENTUM) -> UnrolledTask:
     """The window function of a training run of the paper's MLP (:mod:`shb_lib.mnist.model`) for ``T`` steps.
 
-    The optimizer is chapter 4's (ICLR section 3.2): SGD with momentum (:func:`shb_lib.optimizer.momentum_update`,
+    The optimizer is chapter 4's (ICLR section 3.2): SGD with momentum (:func:`shb_lib.mnist.optimizer.momentum_update`,
     ``v' = mu v + g``, ``w' = w - alpha_t v'``) with the inverse-time decay
-    ``alpha_t = alpha_0 / (1 + t/time_const)^beta`` (:func:`shb_lib.mnist.optimizer.inverse_time_decay`) and
+    ``alpha_t = alpha_0 / (1 + t/time_const)^beta`` (:func:`shb_lib.decay.inverse_time_decay`) and
     ``phi = (log alpha_0, log beta)``. Every run starts from the same weights ``w0`` (e.g. the warm start
     :func:`shb_lib.mnist.training.pretrain`) with zero velocity; the randomness is in the mini-batches of ``batch_size``
     examples, drawn uniformly with replacement (:func:`shb_lib.mnist.batches.uniform_batches`) from ``images, labels``,
@@ -217,7 +217,7 @@ def mnist_task(images, labels, w0, T, time_const, batch_size=100, momentum=optim
     check_momentum(momentum, low_open=False)
     images, labels = check_training_set(images, labels, w0, batch_size)
     w0 = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), w0)
-    mu, k_d = jnp.float32(momentum), jnp.float32(time_const)
+    mu, time_const = jnp.float32(momentum), jnp.float32(time_const)
 
     def loss_and_grad(w, key):
         idx = batches.uniform_batches(key, images.shape[0], (batch_size,), dtype=int)
@@ -230,7 +230,7 @@ def mnist_task(images, labels, w0, T, time_const, batch_size=100, momentum=optim
         log_a0, log_beta = params.astype(jnp.float32)
 
         def body(s, t):
-            lr = decay.inverse_time_decay(t.astype(jnp.float32), jnp.exp(log_a0), jnp.exp(log_beta), k_d)
+            lr = decay.inverse_time_decay(t.astype(jnp.float32), jnp.exp(log_a0), jnp.exp(log_beta), time_const)
             w, v = optimizer.momentum_update(s[0], s[1], s[2], lr, mu)
             loss, g = loss_and_grad(w, jax.random.fold_in(key, t + 1))
             return (w, v, g), loss

@@ -9,7 +9,10 @@ meta-objective is the mean training loss of ``w_T`` on *separate* evaluation bat
 
 **Hyperparameters** ``h`` are meta-optimized in log space (ICLR section 3.2, "all hyperparameters in log space"):
 ``log alpha_eff`` with ``alpha_eff = alpha_0 / (1 - mu)`` (the paper's axes), ``log beta`` and optionally
-``log(1 - mu)``. They form a dict; :func:`default_hparams` gives the paper's initial values.
+``log(1 - mu)``. They form a dict (the keys of :data:`HPARAM_NAMES`, a pytree for ``jax.jvp`` and optax);
+:func:`default_hparams` gives the paper's initial values and :func:`hparams_to_schedule` the plain floats of a
+report, a :class:`ScheduleHparams` ``(alpha_0, beta, mu)``. DESIGN.md ("Hyperparameters") lists every form the
+hyperparameters take in the library and the converters between them.
 
 **Forward mode.** Write one step as ``s_{t+1} = F_t(s_t, h)`` with state ``s = (w, v)``. The tangent
 ``u_t = ds_t/dh`` (one column per hyperparameter) obeys the recursion of ICLR Eqs. 8-9, generalised to momentum::
@@ -23,7 +26,9 @@ integer batch indices grow), unlike reverse mode, which stores every ``w_t``.
 
 Public: :func:`make_offline_problem` (:func:`offline_problem` without checks), :func:`default_hparams`,
 :func:`meta_objective`, :func:`hypergradient` (plus :func:`reverse_hypergradient` for checks and :func:`tangent_step`,
-one step of the scan, for the benchmark).
+one step of the scan, for the benchmark); the converters :func:`default_hparams` (floats in),
+:func:`schedule_params` (traced values out), :func:`hparams_to_schedule` (floats out, :class:`ScheduleHparams`) and
+:func:`numpy_hparams` (JSON).
 """
 
 from __future__ import annotations
@@ -44,12 +49,34 @@ from . import batches, model, optimizer
 HPARAM_NAMES = ("log_alpha_eff", "log_beta", "log_one_minus_mu")
 
 
+class ScheduleHparams(NamedTuple):
+    """The schedule's hyperparameters as plain floats, the form of reports and plots: ``alpha_0`` the raw initial
+    learning rate (``> 0``), ``beta`` the decay power, ``mu`` the momentum, with
+    ``alpha_t = alpha_0 / (1 + t / time_const)^beta`` (ICLR section 3.2). A tuple, so ``a0, beta, mu = ...`` unpacks
+    it. :func:`hparams_to_schedule` makes one from log-space hyperparameters; :func:`default_hparams` goes back."""
+
+    alpha_0: float
+    beta: float
+    mu: float
+
+    @property
+    def alpha_eff(self) -> float:
+        """``alpha_0 / (1 - mu)``, the effective learning rate (the paper's axis, ICLR Fig. 5)."""
+        return self.alpha_0 / (1.0 - self.mu)
+
+    def phi(self) -> np.ndarray:
+        """The estimators' parameters of the same schedule: ``(log alpha_0, log beta)`` as a float64 ``(2,)`` array
+        (:func:`shb_lib.estimators.inverse_time_schedule`; the momentum is the task's, not part of ``phi``)."""
+        return np.log(np.array([self.alpha_0, self.beta], dtype=np.float64))
+
+
 class OfflineProblem(NamedTuple):
     """Everything the meta-objective depends on besides the hyperparameters (a pytree; pass it to jitted code).
 
     images, labels: the training set, ``(N, D)`` and ``(N,)``. w0: start weights (the pretrained network).
     train_idx: ``(T, B)`` indices of the ``T`` lookahead batches. eval_idx: ``(n, B)`` indices of the evaluation
-    batches. time_const, mu: the decay's time constant and the momentum (``mu`` is used unless ``h`` has ``log_one_minus_mu``).
+    batches. time_const, mu: the decay's time constant and the momentum (``mu`` is used unless ``h`` has
+    ``log_one_minus_mu``).
     """
 
     images: jax.Array
@@ -164,7 +191,8 @@ def check_hparams(hparams, problem: OfflineProblem) -> None:
 
 
 def schedule_params(h, mu_default):
-    """``(alpha_0, beta, mu)`` from log-space hyperparameters: ``alpha_0 = alpha_eff (1 - mu)``, ``beta = e^{log beta}``."""
+    """``(alpha_0, beta, mu)`` from log-space hyperparameters (arrays, also traced): ``alpha_0 = alpha_eff (1 - mu)``,
+    ``beta = e^{log beta}``, ``mu = 1 - e^{log(1 - mu)}`` if ``h`` has ``log_one_minus_mu``, else ``mu_default``."""
     unknown = set(h) - set(HPARAM_NAMES)
     if unknown or "log_alpha_eff" not in h or "log_beta" not in h:
         raise ValueError(f"hparams must have keys log_alpha_eff, log_beta [, log_one_minus_mu], got {sorted(h)}")
@@ -268,10 +296,12 @@ def reverse_hypergradient(hparams, problem: OfflineProblem):
     return jax.value_and_grad(lambda h: eval_loss(lookahead(h, problem), problem))(hparams)
 
 
-def hparams_to_schedule(hparams, mu: float = optimizer.MOMENTUM):
-    """Plain floats ``(alpha_0, beta, mu)`` of log-space hyperparameters (for reports and plots)."""
+def hparams_to_schedule(hparams, mu: float = optimizer.MOMENTUM) -> ScheduleHparams:
+    """Plain floats ``(alpha_0, beta, mu)`` of log-space hyperparameters (for reports and plots), as a
+    :class:`ScheduleHparams`: ``alpha_0 = e^{log alpha_eff} (1 - mu)``, ``beta = e^{log beta}``, and ``mu`` from
+    ``log_one_minus_mu`` when ``hparams`` has it, else the ``mu`` given (:func:`schedule_params`)."""
     a, b, m = schedule_params({k: jnp.asarray(v) for k, v in hparams.items()}, mu)
-    return float(a), float(b), float(m)
+    return ScheduleHparams(float(a), float(b), float(m))
 
 
 def numpy_hparams(hparams) -> dict:

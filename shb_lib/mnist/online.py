@@ -49,10 +49,26 @@ from . import batches, model, optimizer
 LOOKAHEAD = 5
 #: Effective learning rate at the last training step after the exponential decay (ICLR section 3.3).
 FINAL_LR = 1e-4
-#: Initial ``(alpha, mu)`` of the paper's SMD runs (authors' code): raw ``alpha`` from 1e-3 to 0.1, ``mu = 0.9``.
+#: Initial raw learning rates ``alpha`` of the paper's SMD runs (authors' code), from 1e-3 to 0.1, with ``mu = 0.9``.
 PAPER_INIT_LRS = (1e-3, 5e-3, 1e-2, 5e-2, 1e-1)
+
+
+class LrMomentum(NamedTuple):
+    """Online SMD's two hyperparameters as plain floats: the raw learning rate ``alpha`` and the momentum ``mu``
+    (a tuple: ``online_run(..., *pair)`` passes both). :func:`online_hparams` turns them (or arrays of them) into
+    the log-space dict that online SMD adapts; :func:`lr_and_momentum` goes back."""
+
+    alpha: float
+    mu: float
+
+    @property
+    def alpha_eff(self) -> float:
+        """``alpha / (1 - mu)``, the effective learning rate."""
+        return self.alpha / (1.0 - self.mu)
+
+
 #: The hand-tuned baseline of the authors' code: ``alpha = 0.1, mu = 0.9`` (``alpha_eff = 1``).
-HAND_TUNED = (0.1, 0.9)
+HAND_TUNED = LrMomentum(alpha=0.1, mu=0.9)
 
 
 class OnlineConfig(NamedTuple):
@@ -119,9 +135,10 @@ class OnlineConfig(NamedTuple):
 
 
 def online_hparams(alpha, mu, dtype=jnp.float32) -> dict:
-    """Log-space hyperparameters of ``(alpha, mu)`` (ICLR section 3.3): ``log alpha_eff = log(alpha / (1 - mu))``
-    and ``log(1 - mu)``. ``alpha`` (finite, > 0) and ``mu`` (in [0, 1)) may be arrays of the same shape (several
-    runs); ``dtype`` float32 or float64."""
+    """Log-space hyperparameters of ``(alpha, mu)`` (ICLR section 3.3): ``{"log_alpha_eff": log(alpha / (1 - mu)),
+    "log_one_minus_mu": log(1 - mu)}`` (the keys of :data:`shb_lib.mnist.hypergrad.HPARAM_NAMES`). ``alpha``
+    (finite, > 0) and ``mu`` (in [0, 1)) may be arrays of the same shape (several runs); ``dtype`` float32 or
+    float64."""
     checks.check_positive("alpha", alpha)
     checks.check_unit_interval("mu", mu)
     checks.check_float_dtype("dtype", dtype)
@@ -136,7 +153,8 @@ def online_hparams(alpha, mu, dtype=jnp.float32) -> dict:
 
 def lr_and_momentum(h):
     """``(alpha, mu)`` of log-space hyperparameters: ``alpha = alpha_eff (1 - mu)``, ``mu = 1 - e^{log(1 - mu)}``
-    (the inverse of the reparameterisation of ICLR section 3.3)."""
+    (the inverse of :func:`online_hparams`, ICLR section 3.3); arrays, also traced (``LrMomentum(*map(float, ..))``
+    for one concrete pair)."""
     one_minus_mu = jnp.exp(h["log_one_minus_mu"])
     return jnp.exp(h["log_alpha_eff"]) * one_minus_mu, 1.0 - one_minus_mu
 
@@ -160,7 +178,8 @@ def lookahead_loss(h, w, v, images, labels, train_idx, eval_idx):
     """The meta-objective of one meta-step: ``J(h) = L(w_T(h); E)`` (ICLR section 3.1, Algorithm 1).
 
     ``w_T`` is reached from the current ``(w, v)`` by ``T = len(train_idx)`` steps of
-    :func:`shb_lib.mnist.optimizer.sgd_step` with the constant ``(alpha, mu)`` of ``h``; ``L`` is the mean cross-entropy over all examples of ``eval_idx``.
+    :func:`shb_lib.mnist.optimizer.sgd_step` with the constant ``(alpha, mu)`` of ``h``; ``L`` is the mean
+    cross-entropy over all examples of ``eval_idx``.
     """
     alpha, mu = lr_and_momentum(h)
 
@@ -480,8 +499,8 @@ def chapter_runs(key, images, labels, test_images, test_labels, config: OnlineCo
     """
     args = (key, images, labels, test_images, test_labels)
     runs = {"baseline": online_run(*args, *HAND_TUNED, config._replace(meta_steps=0)),
-            "stochastic": online_run(*args, list(CHAPTER_STARTS["stochastic"]), HAND_TUNED[1], config),
-            "deterministic": online_run(*args, list(CHAPTER_STARTS["deterministic"]), HAND_TUNED[1],
+            "stochastic": online_run(*args, list(CHAPTER_STARTS["stochastic"]), HAND_TUNED.mu, config),
+            "deterministic": online_run(*args, list(CHAPTER_STARTS["deterministic"]), HAND_TUNED.mu,
                                         config._replace(stochastic=False))}
     surfaces = chapter_surfaces(key, runs["baseline"], images, labels)
     return chapter_arrays(runs, surfaces)
@@ -492,7 +511,7 @@ def chapter_surfaces(key, baseline: OnlineResult, images, labels) -> dict:
     :data:`SURFACE_SAMPLES` draws, key ``fold_in(key, 1)``) at the final state of the baseline run:
     ``{"stochastic": surface, "deterministic": surface}``."""
     return {kind: lookahead_surface(jax.random.fold_in(key, 1), baseline.run_state(0), images, labels,
-                                    SURFACE_GRID, HAND_TUNED[1], stochastic=kind == "stochastic",
+                                    SURFACE_GRID, HAND_TUNED.mu, stochastic=kind == "stochastic",
                                     n_samples=SURFACE_SAMPLES)
             for kind in ("stochastic", "deterministic")}
 
@@ -513,25 +532,19 @@ def chapter_arrays(runs: dict, surfaces: dict) -> dict:
     return {k: np.asarray(v) for k, v in out.items()}
 
 
-def _sig(x, digits=3):
-    return "inf" if not np.isfinite(x) and x > 0 else ("nan" if np.isnan(x) else f"{x:.{digits}g}")
-
-
 def summary_table(results: dict, digits: int = 3) -> str:
-    """A plain-text table, one row per run of every :class:`OnlineResult` in ``results`` (``{name: result}``):
-    initial and learned ``alpha_eff`` and ``mu`` (at step ``adapt_steps``), final training loss and test error,
-    rounded to ``digits`` significant digits."""
+    """A plain-text table (:meth:`shb_lib.plotting.tables.MarkdownTable.text`), one row per run of every
+    :class:`OnlineResult` in ``results`` (``{name: result}``): initial and learned ``alpha_eff`` and ``mu`` (at step
+    ``adapt_steps``), final training loss and test error, rounded to ``digits`` significant digits
+    (:func:`shb_lib.plotting.tables.number`)."""
+    from ..plotting.tables import MarkdownTable, number
+
     head = ("run", "alpha_eff 0", "learned alpha_eff", "learned mu", "final loss", "test error", "diverged")
-    rows = [head]
+    rows = []
     for name, r in results.items():
         k = r.config.adapt_steps // r.config.steps_per_update
         for i in range(len(r.alpha)):
-            rows.append((name, _sig(r.alpha[i] / (1 - r.mu[i]), digits), _sig(r.alpha_eff[i, k], digits),
-                         _sig(r.momentum[i, k], digits), _sig(r.final_loss[i], digits),
-                         _sig(r.test_error[i], digits), "yes" if r.diverged[i] else "no"))
-    widths = [max(len(row[j]) for row in rows) for j in range(len(head))]
-
-    def fmt(row):
-        return "  ".join(c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(row, widths)))
-
-    return "\n".join([fmt(rows[0]), "  ".join("-" * w for w in widths)] + [fmt(r) for r in rows[1:]])
+            values = (r.alpha[i] / (1 - r.mu[i]), r.alpha_eff[i, k], r.momentum[i, k], r.final_loss[i],
+                      r.test_error[i])
+            rows.append((name, *(number(x, digits) for x in values), "yes" if r.diverged[i] else "no"))
+    return MarkdownTable(head, rows).text()

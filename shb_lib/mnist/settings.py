@@ -10,9 +10,7 @@ drift from what runs; what the committed paper-scale units actually ran is in ch
 
 from __future__ import annotations
 
-
-def _g(x) -> str:
-    return f"{x:g}"
+from ..plotting.tables import MarkdownTable, number as _g  # %g, six significant digits: "5000", "0.9", "1e-04"
 
 
 def offline_rows() -> list[tuple[str, ...]]:
@@ -103,23 +101,20 @@ def online_rows() -> list[tuple[str, ...]]:
         ("lookahead batches", "not stated", "one draw of 5 + 5 batches reused by all meta-steps of an update "
          "(online.py:317-333)", "fresh for every meta-step", "fresh for every meta-step", "Algorithm 1 (ICLR)"),
         ("training loss of the curves", "not stated", "600 batches, about the whole training set (online.py:374)",
-         f"{b.n_eval_examples} fixed training examples", f"{p.n_eval_examples} training examples", "code at paper scale"),
+         f"{b.n_eval_examples} fixed training examples", f"{p.n_eval_examples} training examples",
+         "code at paper scale"),
         ("initial weights, std", "0.1 (L546)", "0.05 (models.py:320)", _g(model.INIT_STD), _g(model.INIT_STD), "ICLR"),
     ]
 
 
 def offline_table():
-    """:func:`offline_rows` as a :class:`shb_lib.plotting.MarkdownTable`."""
-    from ..plotting import MarkdownTable
-
+    """:func:`offline_rows` as a :class:`shb_lib.plotting.tables.MarkdownTable`."""
     return MarkdownTable(["setting", "short version", "ICLR version", "authors' code", "book scale", "paper scale",
                           "the book follows"], offline_rows())
 
 
 def online_table():
-    """:func:`online_rows` as a :class:`shb_lib.plotting.MarkdownTable`."""
-    from ..plotting import MarkdownTable
-
+    """:func:`online_rows` as a :class:`shb_lib.plotting.tables.MarkdownTable`."""
     return MarkdownTable(["setting", "ICLR version", "authors' code", "book scale", "paper scale",
                           "the book follows"], online_rows())
 

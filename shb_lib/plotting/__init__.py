@@ -1,4 +1,4 @@
-"""One figure style for the whole book.
+"""One figure style for the whole book, and its tables.
 
 Every figure in the book is drawn by a function of this package (``shb_lib.plotting.nqm`` for the noisy quadratic,
 ``shb_lib.plotting.mnist`` for the network) after :func:`use_style` has been applied. A figure answers one question,
@@ -14,15 +14,19 @@ stores a PNG at twice that resolution (``retina``) with its display size in the 
 At most two panels sit side by side; larger sets are laid out in two columns. The figure's background is opaque
 white, so that lines keep their contrast in the theme's dark mode too (``book/_static/shb.css`` shows figures
 unfiltered on white there).
+
+Every table and every number in one is written by :mod:`shb_lib.plotting.tables` (:class:`MarkdownTable`,
+:func:`number`, :func:`plus_minus`, available here too).
 """
 
 from __future__ import annotations
 
-import html as _html
 import textwrap as _textwrap
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+
+from .tables import MarkdownTable, number, plus_minus  # noqa: F401  (the tables of the book: shb_lib.plotting.tables)
 
 #: Width of the book's text column in CSS px at a 1280 px screen (measured: ``div.cell_output`` in Chromium).
 COLUMN_PX = 688
@@ -203,59 +207,3 @@ def grid_figure(n: int, *, row_height: float, width: float = FIG_WIDTH, **kwargs
     for ax in flat[n:]:
         ax.axis("off")
     return fig, flat[:n], flat[n:]
-
-
-class MarkdownTable:
-    """A table of strings with three deterministic renderings of the same cells.
-
-    - ``_repr_html_``: an accessible HTML ``<table>`` (column headers ``<th scope="col">`` in a ``<thead>``, the first
-      cell of each row a ``<th scope="row">``, every cell escaped) -- what the book and Jupyter show;
-    - ``_repr_markdown_``: the markdown pipe table (:meth:`markdown`), for front ends that prefer markdown;
-    - ``repr``: the same markdown text, which is what ``print`` shows and nbval compares as ``text/plain``.
-
-    headers: the column names; rows: one sequence per row, one entry per header (converted with ``str``).
-    """
-
-    #: Compact cells, so that the widest table (nine columns) fits the book's 688 px column at 1280 px; scoped to the
-    #: wrapper of :meth:`html` (the same text for every table, so outputs stay deterministic).
-    CSS = (".shb-table table { font-size: 0.8125em; width: auto; margin: 0; } "
-           ".shb-table th, .shb-table td { padding: 0.25em 0.4em; vertical-align: top; } "
-           ".shb-table td { font-variant-numeric: tabular-nums; }")
-
-    def __init__(self, headers, rows):
-        if any(len(r) != len(headers) for r in rows):
-            raise ValueError("every row must have one entry per header")
-        self.headers, self.rows = list(map(str, headers)), [list(map(str, r)) for r in rows]
-
-    def markdown(self) -> str:
-        lines = ["| " + " | ".join(self.headers) + " |", "|" + "|".join("---" for _ in self.headers) + "|"]
-        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in self.rows])
-
-    def html(self) -> str:
-        """The table as HTML: a horizontally scrollable wrapper (wide tables never widen the page) around a
-        ``<table>`` whose header cells carry ``scope``, so that screen readers announce each cell with its column and
-        row."""
-        esc = _html.escape
-        head = "".join(f'<th scope="col">{esc(h)}</th>' for h in self.headers)
-        body = "\n".join(
-            "<tr>" + "".join(f'<th scope="row">{esc(c)}</th>' if j == 0 else f"<td>{esc(c)}</td>"
-                             for j, c in enumerate(r)) + "</tr>"
-            for r in self.rows
-        )
-        return (
-            '<div class="shb-table" style="overflow-x: auto; max-width: 100%;">\n'
-            f"<style>{self.CSS}</style>\n"
-            '<table class="table">\n'
-            f"<thead>\n<tr>{head}</tr>\n</thead>\n"
-            f"<tbody>\n{body}\n</tbody>\n"
-            "</table>\n</div>"
-        )
-
-    def _repr_html_(self) -> str:
-        return self.html()
-
-    def _repr_markdown_(self) -> str:
-        return self.markdown()
-
-    def __repr__(self) -> str:
-        return self.markdown()

@@ -1,9 +1,10 @@
 """Figures and tables of the chapter "Beyond the paper: can the bias be removed?" (:mod:`shb_lib.estimators`).
 
-- :func:`plot_bias_variance` -- how biased and how noisy is each estimator as the window ``K`` grows?
+- :func:`plot_bias_variance` -- how biased and how noisy is each estimator as the truncation window ``K`` grows?
 - :func:`plot_meta_optimization` -- where does meta-optimization with each estimator end?
-- :class:`MarkdownTable`, :func:`bias_variance_table`, :func:`endpoint_table` -- the measurements as a table that
-  renders as an HTML table in the book and prints as markdown text (which nbval compares).
+- :func:`bias_variance_table`, :func:`endpoint_table` -- the measurements as a
+  :class:`shb_lib.plotting.tables.MarkdownTable`, which renders as an HTML table in the book and prints as markdown
+  text (which nbval compares); numbers by :func:`shb_lib.plotting.tables.number`.
 - On MNIST, with a Monte-Carlo reference instead of an exact gradient: :func:`plot_reference_bias` and
   :func:`reference_table` (which way does each estimator push the schedule?), :func:`plot_meta_paths` and
   :func:`sampled_endpoint_table` (where does meta-optimization go?).
@@ -14,8 +15,9 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter
 
-from .. import decay as optim
-from . import INK, PALETTE, MarkdownTable, grid_figure, horizon_color, new_figure, suptitle
+from .. import decay
+from . import INK, PALETTE, grid_figure, horizon_color, new_figure, suptitle
+from .tables import MarkdownTable, number, plus_minus
 
 #: Colour of each estimator family (truncated backprop uses the horizon colours when several K are drawn): the
 #: truncated ones in the short horizon's vermillion and the reddish purple, the unbiased ones in crimson and grey.
@@ -28,13 +30,6 @@ ESTIMATOR_COLORS = {
 }
 
 
-def _sig(x: float, digits: int = 3) -> str:
-    """``x`` with ``digits`` significant digits (``inf`` stays ``inf``)."""
-    return f"{x:.{digits}g}" if np.isfinite(x) else "inf"
-
-
-
-
 def bias_variance_table(Ks, stats, exact_bias, runs) -> MarkdownTable:
     """One row per (estimator, K): runs per estimate, measured bias +- its noise level, exact bias, std.
 
@@ -45,9 +40,9 @@ def bias_variance_table(Ks, stats, exact_bias, runs) -> MarkdownTable:
     rows = []
     for name, per_K in stats.items():
         for K, s, b in zip(Ks, per_K, exact_bias[name]):
-            measured = f"{_sig(s.bias_norm)} ± {_sig(s.bias_norm_se, 2)}"
-            exact = _sig(float(b)) if b > 1e-12 else "0"  # rounding error of an exact zero
-            rows.append([name, int(K), runs[name], measured, exact, _sig(s.total_std)])
+            measured = plus_minus(s.bias_norm, s.bias_norm_se)
+            exact = number(float(b), 3) if b > 1e-12 else "0"  # rounding error of an exact zero
+            rows.append([name, int(K), runs[name], measured, exact, number(s.total_std, 3)])
     return MarkdownTable(headers, rows)
 
 
@@ -62,8 +57,7 @@ def endpoint_table(endpoints, predicted, objective, optimum_value) -> MarkdownTa
     for label, p in endpoints.items():
         q = predicted[label]
         ratio = float(objective(p)) / optimum_value
-        rows.append([label, _sig(np.exp(p[0])), _sig(np.exp(p[1])), _sig(np.exp(q[0])), _sig(np.exp(q[1])),
-                     _sig(ratio, 4)])
+        rows.append([label, *(number(np.exp(x), 3) for x in (p[0], p[1], q[0], q[1])), number(ratio, 4)])
     return MarkdownTable(headers, rows)
 
 
@@ -123,7 +117,7 @@ def plot_meta_optimization(paths, endpoints, colors, optimum, grid, schedule_val
     ax_p.set_yscale("log")
     for axis, ticks in ((ax_p.xaxis, [0.03, 0.05, 0.1, 0.15]), (ax_p.yaxis, [0.5, 1, 2, 5, 10, 20])):
         axis.set_major_locator(FixedLocator(ticks))
-        axis.set_major_formatter(FixedFormatter([f"{x:g}" for x in ticks]))
+        axis.set_major_formatter(FixedFormatter([number(x) for x in ticks]))
         axis.set_minor_formatter(NullFormatter())
     ax_p.set_xlabel(r"$\alpha_0$")
     ax_p.set_ylabel(r"$\beta$")
@@ -136,11 +130,6 @@ def plot_meta_optimization(paths, endpoints, colors, optimum, grid, schedule_val
     fig.legend(*ax_s.get_legend_handles_labels(), loc="outside lower center", ncols=3)
     suptitle(fig, "Where does meta-optimization with each estimator end?")
     return fig
-
-
-def _pm(x: float, se: float) -> str:
-    """``x ± se`` with signed ``x`` (3 significant digits) and ``se`` (2)."""
-    return f"{x:+.3g} ± {se:.2g}"
 
 
 def reference_table(windows, stats, runs, reference) -> MarkdownTable:
@@ -157,8 +146,9 @@ def reference_table(windows, stats, runs, reference) -> MarkdownTable:
     for name, per_K in stats.items():
         for K, s in zip(windows[name], per_K):
             is_ref = (name, int(K)) == (reference[0], int(reference[1]))
-            bias = ["reference"] * 2 if is_ref else [_pm(b, e) for b, e in zip(s.bias, s.bias_se)]
-            rows.append([name, int(K), runs[name], s.n, _sig(s.mean[0]), _sig(s.mean[1]), *bias, _sig(s.total_std)])
+            bias = ["reference"] * 2 if is_ref else [plus_minus(b, e, signed=True) for b, e in zip(s.bias, s.bias_se)]
+            rows.append([name, int(K), runs[name], s.n, number(s.mean[0], 3), number(s.mean[1], 3), *bias,
+                         number(s.total_std, 3)])
     return MarkdownTable(headers, rows)
 
 
@@ -218,11 +208,14 @@ def plot_meta_paths(paths, colors):
     return fig
 
 
-def sampled_endpoint_table(points, J_samples, baseline, T_over_decay) -> MarkdownTable:
+def sampled_endpoint_table(points, J_samples, baseline, horizon, time_const) -> MarkdownTable:
     """One row per point ``{label: (log alpha_0, log beta)}``: ``alpha_0``, ``beta``, the last learning rate
-    ``alpha_T = alpha_0 / (1 + T/K_d)^beta``, the sampled ``J`` (mean ± se over runs) and its difference from the row
-    ``baseline`` ± the standard error of the paired difference (all rows of ``J_samples`` ``(n_points, n_runs)`` use
-    the same runs)."""
+    ``alpha_T = alpha_0 / (1 + T / time_const)^beta`` (:func:`shb_lib.decay.inverse_time_decay` at ``T = horizon``),
+    the sampled ``J`` (mean ± se over runs) and its difference from the row ``baseline`` ± the standard error of the
+    paired difference (all rows of ``J_samples`` ``(n_points, n_runs)`` use the same runs).
+
+    horizon: ``T``, the run's number of steps; time_const: the decay's time constant in steps (as given to
+    :func:`shb_lib.estimators.mnist_task`)."""
     labels, J = list(points), np.asarray(J_samples, dtype=float)
     base, n = J[labels.index(baseline)], J.shape[1]
     headers = ["schedule", "α₀", "β", "α_T (last step)", "J (mean ± se)", f"J − J({baseline})"]
@@ -230,13 +223,13 @@ def sampled_endpoint_table(points, J_samples, baseline, T_over_decay) -> Markdow
     for label, row in zip(labels, J):
         a0, beta = np.exp(np.asarray(points[label], dtype=float))
         d = row - base
-        diff = "0" if label == baseline else _pm(d.mean(), d.std(ddof=1) / np.sqrt(n))
-        J_cell = f"{row.mean():.4g} ± {row.std(ddof=1) / np.sqrt(n):.2g}"
-        a_T = float(optim.inverse_time_decay(T_over_decay, a0, beta, 1.0))  # alpha_0 / (1 + T/K_d)^beta
-        rows.append([label, _sig(a0), _sig(beta), _sig(a_T), J_cell, diff])
+        diff = "0" if label == baseline else plus_minus(d.mean(), d.std(ddof=1) / np.sqrt(n), signed=True)
+        J_cell = plus_minus(row.mean(), row.std(ddof=1) / np.sqrt(n), 4)
+        a_T = float(decay.inverse_time_decay(horizon, a0, beta, time_const))
+        rows.append([label, number(a0, 3), number(beta, 3), number(a_T, 3), J_cell, diff])
     return MarkdownTable(headers, rows)
 
 
-__all__ = ["ESTIMATOR_COLORS", "MarkdownTable", "bias_variance_table", "endpoint_table", "plot_bias_variance",
+__all__ = ["ESTIMATOR_COLORS", "bias_variance_table", "endpoint_table", "plot_bias_variance",
            "plot_meta_optimization", "horizon_color", "plot_meta_paths", "plot_reference_bias", "reference_table",
            "sampled_endpoint_table"]
