@@ -219,10 +219,11 @@ def _slider_frame(monkeypatch):
     return pn.schedules_figure(10, 1.0)
 
 
-def _phase():
-    ps, kap = np.array([0.0, 0.25, 0.5, 0.75, 1.0]), np.array([1.0, 10, 100, 200, 1e3, 1e4])
+def _phase(n_ps: int = 5):
+    ps, kap = np.array([0.0, 0.25, 0.5, 0.75, 1.0])[:n_ps], np.array([1.0, 10, 100, 200, 1e3, 1e4])
     ns = np.array([0.0, 1e-6, 1e-2, 0.3, 1.0, 10.0])
     ratio = 1 + np.einsum("p,k,s->pks", 1 - ps, np.log10(kap), np.arange(len(ns))) * 3
+    ratio[0, :2, -2:] = 1.0  # the boundary reaches the lower right corner, where a legend used to sit
     index = lambda k, s, p: (int(np.flatnonzero(ps == p)[0]), int(np.flatnonzero(kap == k)[0]),  # noqa: E731
                              int(np.flatnonzero(ns == s)[0]))
     return pp.phase_diagram_figure(NS(greedy_ratio=ratio, ps=ps, kappas=kap, noise_scales=ns, index=index),
@@ -241,6 +242,41 @@ def _meta_optimization():
     lrs = lambda phi: np.exp(phi[0]) / (1 + np.arange(100) / 10) ** np.exp(phi[1])  # noqa: E731
     return pe.plot_meta_optimization(paths, {k: p[-1] for k, p in paths.items()}, colors, np.log([0.08, 3.0]), grid,
                                      lrs, 100)
+
+
+def _broken_online():
+    """Chapter 5's deterministic runs: one breaks down just before adaptation stops, its loss jumping to log 10 in the
+    upper right of the loss panel, where the legend used to sit."""
+    r = _online(False, 3)
+    loss = r.train_loss.copy()
+    loss[1, r.step >= 90] = np.log(10)
+    return NS(**{**vars(r), "train_loss": loss, "diverged": np.array([False, False, False])})
+
+
+def _diverging_meta():
+    """Chapter 3's fixed-rate meta-objectives: above 2/h_max the loss grows like (1 - alpha h)^(2k), up to 1e194."""
+    lrs = np.geomspace(1e-3, 1.0, 80)
+    base = {k: 2e4 * np.exp(-lrs * k * 50) + 10 * lrs * 1e3 / k for k in (10, 30, 100)}
+    solid = {k: b * np.where(lrs > 0.2, (10 * lrs - 1) ** (2 * k), 1.0) for k, b in base.items()}
+    dashed = {k: 0.8 * v for k, v in solid.items()}
+    return lrs, solid, dashed
+
+
+_SCHEDULES_OFF = {k: NS(**{**vars(v), "lrs": np.where(np.arange(250) >= 233, 0.0, v.lrs) if k == "optimized"
+                           else v.lrs}) for k, v in {"greedy": _schedule(250, 0.1, 0.0, 60),
+                                                      "fixed": _schedule(250, 0.02, 0.9, 42),
+                                                      "optimized": _schedule(250, 0.2, 0.5, 4)}.items()}
+
+
+def _mc_paper():
+    """Chapter 1's check: a loss over three decades, a Monte-Carlo band of a few tenths of a percent."""
+    t = np.arange(101)
+    exact = 2.5e4 * np.exp(-t / 15) + 50 * np.exp(-t / 150)
+    se = 0.0015 * exact
+    mean = exact + se * _rng.normal(size=101)
+    mean[0], se[0] = exact[0], 0.0
+    z = np.where(se > 0, (mean - exact) / np.where(se > 0, se, 1), 0.0)
+    return exact, mean, se, z
 
 
 _H = np.array([50, 200, 1000])
@@ -324,6 +360,16 @@ FIGURES = {
          "backprop, whole run": np.log(np.geomspace([0.1, 1], [0.08, 2], 30))},
         {"backprop K = 1": plotting.horizon_color(0), "backprop, whole run": plotting.horizon_color(3)})),
     "phase_diagram_figure": (pp.phase_diagram_figure, lambda mp: _phase()),
+    "phase_diagram_figure(4 panels)": (pp.phase_diagram_figure, lambda mp: _phase(n_ps=4)),
+    "plot_online(a run breaks down)": (po.plot_online, lambda mp: po.plot_online(
+        _broken_online(), _online(False, 1), "Does a deterministic lookahead fix it?")),
+    "meta_objective_figure(diverging)": (pn.meta_objective_figure, lambda mp: pn.meta_objective_figure(
+        *_diverging_meta(), decay_steps=50, stability_lr=0.2,
+        title="Which fixed rate does a k-step objective pick? Smaller than a decay wants")),
+    "schedules_panels(rate switched off)": (pn.schedules_panels, lambda mp: pn.schedules_panels(
+        _SCHEDULES_OFF, title="Noisy problem: why does greedy end 15x worse? It starves the flat directions")),
+    "monte_carlo_figure(paper's band)": (pn.monte_carlo_figure, lambda mp: pn.monte_carlo_figure(
+        *_mc_paper(), n_runs=1000, title="Does the exact recursion match noisy SGD? Yes, within the sampling error")),
     "mechanism_figure": (pp.mechanism_figure, lambda mp: pp.mechanism_figure(
         {f"p = {p}": {"greedy": _band(1), "optimized": _band(0.5)} for p in ("0 (paper)", "0.25", "0.5", "1")},
         title="What does greedy give away? The flat directions, until preconditioned")),
@@ -443,9 +489,15 @@ def test_at_most_two_panels_side_by_side(drawn):
     boxes = [ax.get_position() for ax in _panels(fig)]
     assert boxes, f"{name}: no panel"
     for b in boxes:
-        # panels whose vertical extents overlap by more than half the shorter one sit in one row
-        row = [o for o in boxes if min(b.y1, o.y1) - max(b.y0, o.y0) > 0.5 * min(b.height, o.height)]
-        assert len(row) <= plotting.MAX_PANELS_PER_ROW, f"{name}: {len(row)} panels side by side"
+        # panels whose vertical extents overlap by more than half the shorter one sit in one row; of those, the
+        # ones side by side are horizontally apart (a panel stacked on another beside a tall one is one column)
+        row = sorted((o for o in boxes if min(b.y1, o.y1) - max(b.y0, o.y0) > 0.5 * min(b.height, o.height)),
+                     key=lambda o: o.x0)
+        columns, right = 0, -np.inf
+        for o in row:
+            if o.x0 >= right:
+                columns, right = columns + 1, o.x1
+        assert columns <= plotting.MAX_PANELS_PER_ROW, f"{name}: {columns} panels side by side"
 
 
 def _data_lines(fig):
@@ -504,6 +556,154 @@ def test_figure_has_a_title(drawn):
     assert len(title) >= 10, f"{name}: no title stating the figure's question or takeaway"
 
 
+# --- what a legend or an axis limit must not hide --------------------------------------------------------------
+
+def _display_points(ax, xy: np.ndarray, step_px: float = 2.0) -> np.ndarray:
+    """The points of a polyline ``xy`` (data coordinates) in display pixels, with points added every ``step_px``
+    along each segment, so that a segment crossing a box is seen even where no vertex lies in it."""
+    with np.errstate(all="ignore"):
+        pts = ax.transData.transform(np.asarray(xy, float))
+    out = []
+    for a, b in zip(pts[:-1], pts[1:]):
+        if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+            continue
+        n = max(2, int(np.hypot(*(b - a)) / step_px) + 1)
+        out.append(a + np.linspace(0, 1, n)[:, None] * (b - a))
+    if not out:
+        return pts[np.all(np.isfinite(pts), axis=1)]
+    return np.concatenate(out)
+
+
+def _data_paths(ax):
+    """``(label, points in display px)`` of what an axes draws as data: its lines (not the legend's) and contour
+    lines, clipped to the axes (what is outside the axes is not shown)."""
+    box = ax.get_window_extent()
+    out = []
+    for ln in ax.get_lines():
+        if ln.get_visible() and len(ln.get_xdata()):
+            out.append((ln.get_label(), _display_points(ax, ln.get_xydata())))
+    for coll in ax.collections:
+        if isinstance(coll, ContourSet) and not coll.filled:
+            for path in coll.get_paths():
+                if len(path.vertices):
+                    out.append(("contour", _display_points(ax, path.vertices)))
+    clipped = []
+    for label, pts in out:
+        inside = ((pts[:, 0] >= box.x0) & (pts[:, 0] <= box.x1) & (pts[:, 1] >= box.y0) & (pts[:, 1] <= box.y1))
+        clipped.append((label, pts[inside]))
+    return clipped
+
+
+def legend_overlaps(fig) -> list[str]:
+    """Every legend of ``fig`` (of an axes or of the figure) that lies over a line or contour a panel draws:
+    ``"legend 'first label' covers 'line label'"`` for each, empty when every legend is clear of the data."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legends = [(None, lg) for lg in fig.legends] + [(ax, ax.get_legend()) for ax in fig.axes if ax.get_legend()]
+    found = []
+    for owner, lg in legends:
+        box = lg.get_window_extent(renderer).shrunk(0.98, 0.96)
+        first = lg.get_texts()[0].get_text() if lg.get_texts() else "?"
+        for ax in (fig.axes if owner is None else [owner]):
+            for label, pts in _data_paths(ax):
+                if len(pts) and np.any((pts[:, 0] > box.x0) & (pts[:, 0] < box.x1)
+                                       & (pts[:, 1] > box.y0) & (pts[:, 1] < box.y1)):
+                    found.append(f"legend {first!r} covers {label!r}")
+    return sorted(set(found))
+
+
+#: Figures whose legends the review found over their data (issue 15), and the cases drawn like the chapters' data.
+LEGEND_CLEAR = ("plot_online", "plot_online(a run breaks down)", "phase_diagram_figure",
+                "phase_diagram_figure(4 panels)", "meta_objective_figure", "meta_objective_figure(diverging)",
+                "schedules_panels", "schedules_panels(rate switched off)", "monte_carlo_figure",
+                "monte_carlo_figure(paper's band)")
+
+
+@pytest.mark.parametrize("name", LEGEND_CLEAR)
+def test_legend_is_clear_of_the_data(name):
+    """No legend lies over a line or contour of the data (chapter 5's broken run, chapter 7's 10 % contour)."""
+    plotting.use_style()
+    out = FIGURES[name][1](None)
+    fig = out[0] if isinstance(out, tuple) else out
+    try:
+        assert not legend_overlaps(fig), f"{name}: {legend_overlaps(fig)}"
+    finally:
+        plt.close(fig)
+
+
+def test_legend_check_can_fail():
+    """``legend_overlaps`` sees a legend put over a line, and a line that only crosses the legend's box."""
+    plotting.use_style()
+    fig, ax = plotting.new_figure()
+    ax.plot([0, 1], [0, 1], label="diagonal")
+    ax.plot([0, 1], [0.9, 0.9], label="flat")
+    ax.legend(loc="upper left")
+    assert "legend 'diagonal' covers 'flat'" in legend_overlaps(fig)
+    plt.close(fig)
+
+
+def test_meta_objective_axis_ends_where_the_loss_diverges():
+    """Chapter 3's fixed-rate figure: the loss axis spans the meaningful range (up to DIVERGENCE_FACTOR times the
+    initial loss, not 1e200), and every curve that leaves it ends in a marker on the upper edge, labelled."""
+    from shb_lib.divergence import DIVERGENCE_FACTOR
+
+    plotting.use_style()
+    lrs, solid, dashed = _diverging_meta()
+    fig, ax = pn.meta_objective_figure(lrs, solid, dashed, decay_steps=50, stability_lr=0.2, title="a title here")
+    start = max(v[0] for v in (*solid.values(), *dashed.values()))
+    lo, hi = ax.get_ylim()
+    assert hi == pytest.approx(DIVERGENCE_FACTOR * start)
+    assert lo <= min(np.min(v) for v in (*solid.values(), *dashed.values()))
+    for line in ax.get_lines():
+        y = np.asarray(line.get_ydata(), float)
+        assert np.all(y[np.isfinite(y)] <= hi * (1 + 1e-9)), f"{line.get_label()} drawn above the axis"
+    edge_markers = [ln for ln in ax.get_lines() if ln.get_marker() == "^"]
+    assert len(edge_markers) == 6  # every curve of _diverging_meta diverges
+    assert any("diverged" in t.get_text() for lg in fig.legends for t in lg.get_texts())
+    with pytest.raises(ValueError, match="initial_loss"):
+        pn.meta_objective_figure(lrs, solid, dashed, decay_steps=50, initial_loss=0.0, title="a title here")
+    plt.close("all")
+
+
+def test_a_rate_switched_off_stays_on_the_axis():
+    """Chapter 3's schedules: a learning rate of exactly 0 (the optimized schedule's last steps) cannot sit on a
+    log axis; it is drawn dotted on the axis's floor, which lies below every positive rate, and labelled."""
+    plotting.use_style()
+    fig, axes = pn.schedules_panels(_SCHEDULES_OFF, title="a title here")
+    ax = axes[0]
+    lo, hi = ax.get_ylim()
+    positive = np.concatenate([s.lrs[s.lrs > 0] for s in _SCHEDULES_OFF.values()])
+    assert 0 < lo < positive.min() and hi > positive.max()
+    dotted = [ln for ln in ax.get_lines() if ln.get_linestyle() == ":"]
+    assert dotted, "the zero rates are not drawn"
+    for ln in ax.get_lines():
+        y = np.asarray(ln.get_ydata(), float)
+        assert np.all(y[np.isfinite(y)] >= lo * (1 - 1e-9)), f"{ln.get_label()} drawn below the axis floor"
+    assert any("= 0" in t.get_text() for t in ax.texts)
+    plt.close(fig)
+
+
+def test_monte_carlo_band_is_visible_and_the_exact_curve_on_top():
+    """Chapter 1's check: the Monte-Carlo band (a few tenths of a percent of the loss) is drawn where it is at least a
+    few pixels high, around the exact curve, which is drawn over it (not hidden under the band)."""
+    plotting.use_style()
+    exact, mean, se, z = _mc_paper()
+    fig, (ax, ar, az) = pn.monte_carlo_figure(exact, mean, se, z, n_runs=1000, title="a title here")
+    fig.canvas.draw()
+    band = [c for c in ar.collections if len(c.get_paths())][0]
+    heights = []
+    for path in band.get_paths():
+        v = ar.transData.transform(path.vertices)
+        heights.append(np.ptp(v[:, 1]))
+    assert max(heights) > 20, "the band is too thin to see"
+    exact_lines = [ln for ln in (*ax.get_lines(), *ar.get_lines()) if ln.get_color() in ("#000000", "k", "black")]
+    assert exact_lines and all(ln.get_zorder() > band.get_zorder() for ln in exact_lines)
+    lo, hi = ar.get_ylim()
+    rel = 100 * 2 * se[1:] / exact[1:]
+    assert lo < -rel.max() / 2 and hi > rel.max() / 2  # the band fits the axis
+    plt.close(fig)
+
+
 # --- the book's CSS -----------------------------------------------------------------------------------------------
 
 def test_the_books_css_is_loaded_and_shows_figures_unfiltered_in_dark_mode():
@@ -526,3 +726,9 @@ def test_the_books_css_is_loaded_and_shows_figures_unfiltered_in_dark_mode():
     assert 88 * 0.6 * 12 + 16 <= 666
     out = re.search(r"div\.cell_output pre\s*\{([^}]*)\}", css)
     assert out and "white-space: pre-wrap" in out.group(1)
+    # a phone: figures never narrower than 35 rem (their 9 pt text at 7.6 pt), in a box that scrolls sideways
+    box = re.search(r"div\.cell_output a\.image-reference\s*\{([^}]*)\}", css)
+    assert box and "overflow-x: auto" in box.group(1) and "max-width: 100%" in box.group(1)
+    img = re.search(r"div\.cell_output a\.image-reference img\s*\{([^}]*)\}", css)
+    assert img and "max-width: max(100%, 35rem)" in img.group(1) and "height: auto" in img.group(1)
+    assert plotting.MIN_FONT_PT * 35 * 16 / (plotting.FIG_WIDTH * plotting.DPI + 11) >= 7.5

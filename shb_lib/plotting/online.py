@@ -8,6 +8,7 @@ initial rate), not by transparency, which would lower their contrast.
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from . import FIG_WIDTH, INK, PALETTE, SCHEDULE_COLORS, horizon_color, new_figure, suptitle
@@ -34,18 +35,22 @@ def plot_online(smd, baseline, title: str, *, width: float = FIG_WIDTH, height: 
     ``smd`` is an :class:`shb_lib.online.OnlineResult` with one or more SMD runs (one line per initial
     ``alpha_eff``, solid for the largest, then dashed, dash-dotted and dotted), ``baseline`` one with the
     hand-tuned run(s). A dotted line marks the step where adaptation stops and the exponential decay begins; a cross
-    marks the last finite loss of a run that diverged. Returns ``(fig, axes)``.
+    marks the last finite loss of a run that diverged. The legend sits below both panels, clear of every run.
+    Returns ``(fig, axes)``.
     """
     fig, (ax_loss, ax_lr) = new_figure(2, 1, width=width, height=height)
     kind = "stochastic" if smd.config.stochastic else "deterministic"
     color = ONLINE_COLORS[kind]
     n = len(smd.alpha)
     order = np.argsort(smd.alpha / (1 - smd.mu))
+    handles = []
     for rank, i in enumerate(order):
         a0 = smd.alpha[i] / (1 - smd.mu[i])
-        label = f"SMD, {kind} lookahead" if rank == n - 1 else None
         kw = dict(color=color, lw=1.5, ls=RUN_STYLES[min(n - 1 - rank, len(RUN_STYLES) - 1)])
-        ax_loss.plot(smd.step, smd.train_loss[i], label=label, **kw)
+        line, = ax_loss.plot(smd.step, smd.train_loss[i], **kw)
+        if rank == n - 1:
+            line.set_label(f"SMD, {kind} lookahead (starts: right panel)" if n > 1 else f"SMD, {kind} lookahead")
+            handles.append(line)
         ax_lr.plot(smd.lr_step, smd.alpha_eff[i], **kw)
         ax_lr.annotate(f"{a0:.3g}", (smd.lr_step[0], smd.alpha_eff[i, 0]), fontsize=9, color=color,
                        xytext=(-4, 0), textcoords="offset points", ha="right", va="center")
@@ -54,7 +59,10 @@ def plot_online(smd, baseline, title: str, *, width: float = FIG_WIDTH, height: 
             ax_loss.plot(smd.step[last], smd.train_loss[i, last], "x", color=color, ms=8)
     for i in range(len(baseline.alpha)):
         kw = dict(color=ONLINE_COLORS["hand-tuned"], lw=2.2, ls="--")
-        ax_loss.plot(baseline.step, baseline.train_loss[i], label="hand-tuned" if i == 0 else None, **kw)
+        line, = ax_loss.plot(baseline.step, baseline.train_loss[i], **kw)
+        if i == 0:
+            line.set_label("hand-tuned")
+            handles.append(line)
         ax_lr.plot(baseline.lr_step, baseline.alpha_eff[i], **kw)
     for ax in (ax_loss, ax_lr):
         ax.set_yscale("log")
@@ -63,9 +71,13 @@ def plot_online(smd, baseline, title: str, *, width: float = FIG_WIDTH, height: 
     ax_loss.set_ylabel("training loss")
     ax_lr.set_ylabel(r"effective learning rate $\alpha_{\mathrm{eff}}$")
     ax_lr.set_xlim(-0.16 * smd.config.steps, None)
-    ax_loss.legend(loc="upper right")
-    ax_lr.text(smd.config.adapt_steps, ax_lr.get_ylim()[1], " adaptation\n stops", fontsize=9, va="top")
+    handles.append(plt.Line2D([], [], color=INK, lw=0.8, ls=":", label="adaptation stops, decay begins"))
+    if np.any(smd.diverged):
+        handles.append(plt.Line2D([], [], color=color, marker="x", ms=8, ls="none",
+                                  label="diverged (last finite loss)"))
     suptitle(fig, title)
+    # below the panels, where no run can run into it (a run that breaks down climbs to the top of the loss panel)
+    fig.legend(handles=handles, ncol=2, loc="outside lower center")
     return fig, (ax_loss, ax_lr)
 
 

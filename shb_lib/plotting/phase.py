@@ -46,13 +46,23 @@ def phase_diagram_figure(diagram, paper_point: dict, *, tolerance: float = 0.1, 
             i_p, i_k, i_s = diagram.index(paper_point["kappa"], paper_point["noise_scale"], p)
             ax.plot(i_s, i_k, marker="*", ms=14, mfc=SCHEDULE_COLORS["greedy"], mec="black", ls="none",
                     label="paper's problem")
-            ax.legend(loc="lower right", frameon=True)
+    # the key to the star and the white line sits outside the panels, where it cannot cover the boundary
+    star = plt.Line2D([], [], marker="*", ms=14, mfc=SCHEDULE_COLORS["greedy"], mec="black", ls="none",
+                      label="the paper's problem")
+    line = plt.Line2D([], [], color="white", lw=1.5, label=f"greedy within {tolerance:.0%} of the best")
     if spare:
-        bar = fig.colorbar(im, cax=spare[0].inset_axes([0.05, 0.62, 0.9, 0.12]), orientation="horizontal")
-        spare[0].text(0.5, 0.05, f"condition number: $h_{{max}}/h_{{min}}$;\nwhite line: greedy within "
-                      f"{tolerance:.0%} of the best", ha="center", va="bottom", transform=spare[0].transAxes)
+        spare[0].set_facecolor("white")
+        bar = fig.colorbar(im, cax=spare[0].inset_axes([0.05, 0.72, 0.9, 0.12]), orientation="horizontal")
+        spare[0].legend(handles=[star, line], loc="lower center", bbox_to_anchor=(0.5, 0.0), frameon=True,
+                              facecolor=plt.matplotlib.colors.to_hex(plt.get_cmap(CMAP)(0.0)),
+                              labelcolor="white", edgecolor="none")
+        spare[0].text(0.5, 0.36, "condition number: $h_{max}/h_{min}$", ha="center", va="center",
+                      transform=spare[0].transAxes)
     else:
         bar = fig.colorbar(im, ax=list(axes), shrink=0.9)
+        fig.legend(handles=[star, line], ncol=2, loc="outside lower center", frameon=True,
+                   facecolor=plt.matplotlib.colors.to_hex(plt.get_cmap(CMAP)(0.0)), labelcolor="white",
+                   edgecolor="none")
     bar.set_label("log10(greedy loss / best loss) at T")
     bar.ax.grid(False)
     suptitle(fig, title)
