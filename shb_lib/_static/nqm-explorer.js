@@ -162,42 +162,135 @@
     return {high: high, low: low};
   }
 
+  /** The band of each coordinate as one code: 1 among the k highest curvatures, 2 among the k lowest, 3 both. */
+  function bandCodes(h, k) {
+    var masks = bandMasks(h, k), out = new Uint8Array(h.length);
+    for (var i = 0; i < h.length; i++) { out[i] = masks.high[i] | (masks.low[i] << 1); }
+    return out;
+  }
+
+  /** A run of the second-moment recursion (the means do not enter the loss) that can be extended: the state after
+   *  `r.T` steps, coordinate by coordinate, and the raw sums of the losses so far (`sum` of h E[theta^2], `high`,
+   *  `low` of h E[theta^2] / 2 over the bands; `band` = null skips the bands). */
+  function secondMomentRun(p, band, cap) {
+    var n = p.n, h = p.h, st = new Float64Array(3 * n), L = 0.0, LH = 0.0, LL = 0.0;
+    var r = {p: p, band: band, T: 0, st: st, sum: new Float64Array(cap + 1), high: null, low: null};
+    if (band !== null) { r.high = new Float64Array(cap + 1); r.low = new Float64Array(cap + 1); }
+    for (var i = 0; i < n; i++) {
+      var t2 = p.theta0Mean[i] * p.theta0Mean[i] + p.theta0Var[i];
+      st[3 * i] = t2;
+      L += h[i] * t2;
+      if (band !== null && (band[i] & 1)) { LH += 0.5 * h[i] * t2; }
+      if (band !== null && (band[i] & 2)) { LL += 0.5 * h[i] * t2; }
+    }
+    r.sum[0] = L;
+    if (band !== null) { r.high[0] = LH; r.low[0] = LL; }
+    return r;
+  }
+
+  function growRun(r, cap) {
+    function g(a) { if (a === null) { return null; } var b = new Float64Array(cap + 1); b.set(a); return b; }
+    r.sum = g(r.sum); r.high = g(r.high); r.low = g(r.low);
+  }
+
+  /** Steps r.T..T1-1 of SGD with momentum (lrs[t], momenta[t]) on the run's state, ICLR eqs. 12-14 per coordinate,
+   *  each loss summed over the coordinates in index order (as the library's sum). Coordinates outside the bands go
+   *  four at a time through the steps (independent recursions that the CPU overlaps; each sum still adds them in
+   *  index order: s + a + b + c + d is ((s + a) + b + c) + d). */
+  function extendSecondMoments(r, lrs, momenta, T1) {
+    var p = r.p, n = p.n, h = p.h, s2 = p.sigma2, st = r.st, band = r.band, T0 = r.T;
+    if (T1 <= T0) { return r; }
+    if (T1 + 1 > r.sum.length) { growRun(r, Math.max(T1, 2 * (r.sum.length - 1))); }
+    var L = r.sum, H = r.high, W = r.low, t, i = 0;
+    while (i < n) {
+      if (i + 3 < n && (band === null || (band[i] | band[i + 1] | band[i + 2] | band[i + 3]) === 0)) {
+        var j = 3 * i, h0 = h[i], h1 = h[i + 1], h2 = h[i + 2], h3 = h[i + 3];
+        var q0 = s2[i], q1 = s2[i + 1], q2 = s2[i + 2], q3 = s2[i + 3];
+        var x0 = st[j], v0 = st[j + 1], y0 = st[j + 2], x1 = st[j + 3], v1 = st[j + 4], y1 = st[j + 5];
+        var x2 = st[j + 6], v2 = st[j + 7], y2 = st[j + 8], x3 = st[j + 9], v3 = st[j + 10], y3 = st[j + 11];
+        for (t = T0; t < T1; t++) {
+          var lr = lrs[t], mu = momenta[t], mm = mu * mu, tm = 2.0 * mu;
+          var a0 = lr * h0, a1 = lr * h1, a2 = lr * h2, a3 = lr * h3;
+          var b0 = a0 * a0, b1 = a1 * a1, b2 = a2 * a2, b3 = a3 * a3;
+          var n0 = mm * v0 + b0 * x0 - tm * a0 * y0 + b0 * q0, w0 = mu * y0 - a0 * x0;
+          var n1 = mm * v1 + b1 * x1 - tm * a1 * y1 + b1 * q1, w1 = mu * y1 - a1 * x1;
+          var n2 = mm * v2 + b2 * x2 - tm * a2 * y2 + b2 * q2, w2 = mu * y2 - a2 * x2;
+          var n3 = mm * v3 + b3 * x3 - tm * a3 * y3 + b3 * q3, w3 = mu * y3 - a3 * x3;
+          x0 = x0 + n0 + 2.0 * w0; y0 = w0 + n0; v0 = n0;
+          x1 = x1 + n1 + 2.0 * w1; y1 = w1 + n1; v1 = n1;
+          x2 = x2 + n2 + 2.0 * w2; y2 = w2 + n2; v2 = n2;
+          x3 = x3 + n3 + 2.0 * w3; y3 = w3 + n3; v3 = n3;
+          L[t + 1] = L[t + 1] + h0 * x0 + h1 * x1 + h2 * x2 + h3 * x3;
+        }
+        st[j] = x0; st[j + 1] = v0; st[j + 2] = y0; st[j + 3] = x1; st[j + 4] = v1; st[j + 5] = y1;
+        st[j + 6] = x2; st[j + 7] = v2; st[j + 8] = y2; st[j + 9] = x3; st[j + 10] = v3; st[j + 11] = y3;
+        i += 4;
+        continue;
+      }
+      var k = 3 * i, hi = h[i], si = s2[i], x = st[k], v = st[k + 1], y = st[k + 2];
+      var isHigh = band !== null && (band[i] & 1) !== 0, isLow = band !== null && (band[i] & 2) !== 0;
+      for (t = T0; t < T1; t++) {
+        var a = lrs[t] * hi, m = momenta[t];
+        var nv = m * m * v + a * a * x - 2.0 * m * a * y + a * a * si, w = m * y - a * x;
+        x = x + nv + 2.0 * w; y = w + nv; v = nv;
+        L[t + 1] += hi * x;
+        if (isHigh) { H[t + 1] += 0.5 * hi * x; }
+        if (isLow) { W[t + 1] += 0.5 * hi * x; }
+      }
+      st[k] = x; st[k + 1] = v; st[k + 2] = y;
+      i += 1;
+    }
+    r.T = T1;
+    return r;
+  }
+
+  /** The losses of a run at t = 0..T (T <= r.T): {loss, high, low}, inf once diverged (fresh arrays). */
+  function secondMomentLosses(r, T) {
+    var loss = new Float64Array(T + 1);
+    for (var s = 0; s <= T; s++) { loss[s] = 0.5 * r.sum[s]; }
+    var out = {loss: divergedToInf(loss)};
+    if (r.band !== null) {
+      out.high = divergedToInf(r.high.slice(0, T + 1));
+      out.low = divergedToInf(r.low.slice(0, T + 1));
+    }
+    return out;
+  }
+
   /** Excess loss and its band losses at t = 0..T under (lrs, momenta), by the second-moment recursion (the means do
    *  not enter the loss), coordinate by coordinate: {loss, high, low}, each of length T + 1, inf once diverged.
    *  withBands = false skips the bands (rollout). */
   function rolloutBands(p, lrs, momenta, k, withBands) {
     checkSchedule(lrs, momenta);
-    var T = lrs.length, n = p.n, h = p.h;
-    k = Math.min(k === undefined ? BAND : k, n);
-    var loss = new Float64Array(T + 1), high = null, low = null, masks = null;
-    if (withBands !== false) { high = new Float64Array(T + 1); low = new Float64Array(T + 1); masks = bandMasks(h, k); }
-    for (var i = 0; i < n; i++) {
-      var hi = h[i], s2 = p.sigma2[i];
-      var t2 = p.theta0Mean[i] * p.theta0Mean[i] + p.theta0Var[i], v2 = 0.0, tv = 0.0;
-      var isHigh = masks !== null && masks.high[i] === 1, isLow = masks !== null && masks.low[i] === 1;
-      loss[0] += hi * t2;
-      if (isHigh) { high[0] += 0.5 * hi * t2; }
-      if (isLow) { low[0] += 0.5 * hi * t2; }
-      for (var t = 0; t < T; t++) {
-        var a = lrs[t] * hi, mu = momenta[t];
-        var nv2 = mu * mu * v2 + a * a * t2 - 2.0 * mu * a * tv + a * a * s2;
-        var nt2 = t2 + nv2 + 2.0 * (mu * tv - a * t2);
-        tv = mu * tv - a * t2 + nv2;
-        t2 = nt2;
-        v2 = nv2;
-        loss[t + 1] += hi * t2;
-        if (isHigh) { high[t + 1] += 0.5 * hi * t2; }
-        if (isLow) { low[t + 1] += 0.5 * hi * t2; }
-      }
-    }
-    for (var s = 0; s <= T; s++) { loss[s] = 0.5 * loss[s]; }
-    var out = {loss: divergedToInf(loss)};
-    if (high !== null) { out.high = divergedToInf(high); out.low = divergedToInf(low); }
-    return out;
+    var band = withBands === false ? null : bandCodes(p.h, Math.min(k === undefined ? BAND : k, p.n));
+    var r = extendSecondMoments(secondMomentRun(p, band, lrs.length), lrs, momenta, lrs.length);
+    return secondMomentLosses(r, lrs.length);
   }
 
   /** Exact excess loss 1/2 sum_i h_i E[theta_i^(t)2] at t = 0..T (rollout); inf once diverged. */
   function rollout(p, lrs, momenta) { return rolloutBands(p, lrs, momenta, BAND, false).loss; }
+
+  /** The constant schedule (lr, momentum) as a run that can be extended: run.result(T) is rolloutBands of T steps
+   *  at that (lr, momentum), bit for bit (the first T steps of a longer constant run are the T-step run), computed
+   *  only for the steps not computed before; run.extend(T) computes ahead. */
+  function constantRun(p, lr, momentum, k) {
+    if (!(lr >= 0 && isFinite(lr))) { throw new Error("lr must be >= 0 and finite, got " + lr); }
+    if (!(Math.abs(momentum) < 1)) { throw new Error("momentum must satisfy |momentum| < 1, got " + momentum); }
+    var r = secondMomentRun(p, bandCodes(p.h, Math.min(k === undefined ? BAND : k, p.n)), 16);
+    var lrs = new Float64Array(0), mus = lrs;
+    var run = {};
+    run.extend = function (T) {
+      if (T <= r.T) { return run; }
+      if (T > lrs.length) {
+        var cap = Math.max(T, 2 * lrs.length);
+        lrs = new Float64Array(cap).fill(lr); mus = new Float64Array(cap).fill(momentum);
+      }
+      extendSecondMoments(r, lrs, mus, T);
+      return run;
+    };
+    run.result = function (T) { run.extend(T); return secondMomentLosses(r, T); };
+    Object.defineProperty(run, "T", {get: function () { return r.T; }});
+    return run;
+  }
 
   // ------------------------------------------------------------------------------------------------------------------
   // ICLR Theorem 2 (shb_lib/nqm/greedy.py)
@@ -245,23 +338,23 @@
    *  step depends only on the past, so the first T steps of a longer run are the run of length T, bit for bit.
    *  The same arithmetic as oneStepQuadratic, greedyStep and step, fused into one pass over the coordinates per
    *  step (the state is updated in place, the sums for the next step accumulated as each coordinate moves, in the
-   *  same order; the means are not needed). */
+   *  same order; the means and the constant term of the one-step loss are not needed). Per coordinate the
+   *  constants (h, h^2, h^3, sigma2) and the state (E[theta^2], E[v^2], E[theta v]) lie side by side. */
   function greedyRun(p, withMomentum, k) {
     k = Math.min(k === undefined ? BAND : k, p.n);
-    var masks = bandMasks(p.h, k), mh = masks.high, ml = masks.low, h = p.h, s2 = p.sigma2, n = p.n;
-    var m = initMoments(p), th2 = m.theta2, v2 = m.v2, tv = m.thetaV;
-    var h2s = new Float64Array(n), h3s = new Float64Array(n);
+    var band = bandCodes(p.h, k), n = p.n, cst = new Float64Array(4 * n), st = new Float64Array(3 * n);
     var run = {T: 0, cap: 0, lrs: null, momenta: null, loss: null, high: null, low: null};
-    var P = 0, Q = 0, R = 0, S = 0, U = 0, C = 0, L = 0, LH = 0, LL = 0, i, hi, t2s;
+    var P = 0, Q = 0, R = 0, S = 0, U = 0, L = 0, LH = 0, LL = 0, i;
     for (i = 0; i < n; i++) { // t = 0: the loss and the sums of the first step
-      hi = h[i]; h2s[i] = hi * hi; h3s[i] = h2s[i] * hi; t2s = th2[i] + s2[i];
-      L += hi * th2[i];
-      if (mh[i]) { LH += 0.5 * hi * th2[i]; }
-      if (ml[i]) { LL += 0.5 * hi * th2[i]; }
-      P += h3s[i] * t2s; Q += h2s[i] * tv[i]; R += hi * v2[i]; S += h2s[i] * th2[i]; U += hi * tv[i];
-      C += hi * t2s;
+      var hi = p.h[i], h2 = hi * hi, h3 = h2 * hi, x2 = p.theta0Mean[i] * p.theta0Mean[i] + p.theta0Var[i];
+      cst[4 * i] = hi; cst[4 * i + 1] = h2; cst[4 * i + 2] = h3; cst[4 * i + 3] = p.sigma2[i]; st[3 * i] = x2;
+      var t2s = x2 + p.sigma2[i];
+      L += hi * x2;
+      if (band[i] & 1) { LH += 0.5 * hi * x2; }
+      if (band[i] & 2) { LL += 0.5 * hi * x2; }
+      P += h3 * t2s; S += h2 * x2; // Q, R, U: sums of h^2 E[theta v], h E[v^2], h E[theta v], all 0 at t = 0
     }
-    var st = {P: P, Q: Q, R: R, S: S, U: U, C: C, h2s: h2s, h3s: h3s};
+    var sums = new Float64Array([P, Q, R, S, U]);
     function grow(T) {
       var cap = Math.max(T, 2 * run.cap, 16);
       function g(a, len) { var b = new Float64Array(len); if (a) { b.set(a); } return b; }
@@ -272,34 +365,7 @@
     }
     run.extend = function (T) {
       if (T > run.cap) { grow(T); }
-      var lrs = run.lrs, momenta = run.momenta, loss = run.loss, high = run.high, low = run.low;
-      // the state in locals (closure variables are slow in a hot loop), written back at the end
-      var P = st.P, Q = st.Q, R = st.R, S = st.S, U = st.U, C = st.C, L, LH, LL, i, hi, t2s;
-      var h = p.h, s2 = p.sigma2, n = p.n, th2 = m.theta2, v2 = m.v2, tv = m.thetaV, h2s = st.h2s, h3s = st.h3s;
-      var mh = masks.high, ml = masks.low;
-      for (var t = run.T; t < T; t++) {
-        var q = {P: P, Q: Q, R: R, S: S, U: U, const: C};
-        var g = withMomentum === false ? [greedyLrWithoutMomentum(q), 0.0] : greedyFromQuadratic(q);
-        var lr = g[0], mu = g[1], mu2 = mu * mu;
-        lrs[t] = lr; momenta[t] = mu;
-        P = 0; Q = 0; R = 0; S = 0; U = 0; C = 0; L = 0; LH = 0; LL = 0;
-        for (i = 0; i < n; i++) {
-          hi = h[i];
-          var a = lr * hi, x2 = th2[i], xv = tv[i], si = s2[i];
-          var newV2 = mu2 * v2[i] + a * a * x2 - 2.0 * mu * a * xv + a * a * si;
-          var nt2 = x2 + newV2 + 2.0 * (mu * xv - a * x2);
-          var ntv = mu * xv - a * x2 + newV2;
-          th2[i] = nt2; v2[i] = newV2; tv[i] = ntv;
-          t2s = nt2 + si;
-          L += hi * nt2;
-          if (mh[i]) { LH += 0.5 * hi * nt2; }
-          if (ml[i]) { LL += 0.5 * hi * nt2; }
-          P += h3s[i] * t2s; Q += h2s[i] * ntv; R += hi * newV2; S += h2s[i] * nt2; U += hi * ntv;
-          C += hi * t2s;
-        }
-        loss[t + 1] = 0.5 * L; high[t + 1] = LH; low[t + 1] = LL;
-      }
-      st.P = P; st.Q = Q; st.R = R; st.S = S; st.U = U; st.C = C;
+      greedySteps(cst, st, band, sums, withMomentum !== false, run, T);
       run.T = Math.max(run.T, T);
       return run;
     };
@@ -310,6 +376,37 @@
               high: cut(run.high, T + 1), low: cut(run.low, T + 1)};
     };
     return run;
+  }
+
+  /** Steps run.T..T-1 of a greedy run (a top-level function with its state in locals: V8 keeps them in registers). */
+  function greedySteps(cst, st, band, sums, withMomentum, run, T) {
+    var P = sums[0], Q = sums[1], R = sums[2], S = sums[3], U = sums[4], n = band.length;
+    var lrs = run.lrs, momenta = run.momenta, loss = run.loss, high = run.high, low = run.low;
+    var q = {P: 0, Q: 0, R: 0, S: 0, U: 0, const: 0};
+    for (var t = run.T; t < T; t++) {
+      q.P = P; q.Q = Q; q.R = R; q.S = S; q.U = U;
+      var g = withMomentum ? greedyFromQuadratic(q) : [greedyLrWithoutMomentum(q), 0.0];
+      var lr = g[0], mu = g[1], mu2 = mu * mu, tmu = 2.0 * mu;
+      lrs[t] = lr; momenta[t] = mu;
+      P = 0; Q = 0; R = 0; S = 0; U = 0;
+      var L = 0, LH = 0, LL = 0;
+      for (var i = 0, c = 0, j = 0; i < n; i++, c += 4, j += 3) {
+        var hi = cst[c], a = lr * hi, aa = a * a, x2 = st[j], xv = st[j + 2], si = cst[c + 3];
+        var newV2 = mu2 * st[j + 1] + aa * x2 - tmu * a * xv + aa * si, w = mu * xv - a * x2;
+        var nt2 = x2 + newV2 + 2.0 * w, ntv = w + newV2;
+        st[j] = nt2; st[j + 1] = newV2; st[j + 2] = ntv;
+        var h2 = cst[c + 1];
+        L += hi * nt2;
+        var b = band[i];
+        if (b !== 0) {
+          if (b & 1) { LH += 0.5 * hi * nt2; }
+          if (b & 2) { LL += 0.5 * hi * nt2; }
+        }
+        P += cst[c + 2] * (nt2 + si); Q += h2 * ntv; R += hi * newV2; S += h2 * nt2; U += hi * ntv;
+      }
+      loss[t + 1] = 0.5 * L; high[t + 1] = LH; low[t + 1] = LL;
+    }
+    sums[0] = P; sums[1] = Q; sums[2] = R; sums[3] = S; sums[4] = U;
   }
 
   /** The greedy schedule of length T (greedy_schedule): {lrs, momenta, loss, high, low} (losses at t = 0..T). */
@@ -508,9 +605,9 @@
     chebyshevSpectrum: chebyshevSpectrum, makeProblem: makeProblem, withNoiseScale: withNoiseScale,
     familyProblem: familyProblem, paperProblem: paperProblem,
     initMoments: initMoments, step: step, trajectory: trajectory, excessLoss: excessLoss, bandMasks: bandMasks,
-    rollout: rollout, rolloutBands: rolloutBands, divergedToInf: divergedToInf,
+    rollout: rollout, rolloutBands: rolloutBands, divergedToInf: divergedToInf, constantRun: constantRun,
     oneStepQuadratic: oneStepQuadratic, oneStepLoss: oneStepLoss, greedyStep: greedyStep,
-    greedySchedule: greedySchedule,
+    greedySchedule: greedySchedule, greedyRun: greedyRun,
     fixedLrMetaObjective: fixedLrMetaObjective, constantScheduleFinalLoss: constantScheduleFinalLoss,
     inverseTimeDecay: inverseTimeDecay, decayCurves: decayCurves, decayCurvesJob: decayCurvesJob,
     horizonChoice: horizonChoice, decayCurve: curve, decayLoss: combined
@@ -577,11 +674,62 @@
     return lo <= hi ? [lo, hi] : null;
   }
 
-  /** One panel: axes, ticks, grid, title; returns x(), y() mappings and a line() drawer. */
-  function Panel(svg, box, o) {
+  /** Set the attributes that differ from what this function last wrote on e (null or undefined: absent), so that
+   *  an element whose look did not change is not touched (no style recalculation, no repaint for it). */
+  function setAttrs(e, attrs) {
+    var seen = e.shbAttrs || (e.shbAttrs = {});
+    for (var k in attrs) {
+      var v = attrs[k];
+      if (v === undefined || v === null) {
+        if (seen[k] !== undefined) { e.removeAttribute(k); seen[k] = undefined; }
+        continue;
+      }
+      v = String(v);
+      if (seen[k] !== v) { e.setAttribute(k, v); seen[k] = v; }
+    }
+    return e;
+  }
+
+  /** The path of a series: at most 4 vertices per pixel column (its first, lowest, highest and last point, in
+   *  order): the same picture as every point, a path a few hundred vertices long whatever the number of steps.
+   *  Points where ok(x, y) fails break the line. Coordinates are integers in tenths of a pixel (the series are
+   *  drawn in a group scaled by 1/10: an integer is written four times faster than a decimal). */
+  function pathData(xs, ys, fx, fy, ok) {
+    var d = "", pen = false, col = NaN, cnt = 0;
+    var fX = 0, fY = 0, fI = 0, loX = 0, loY = 0, loI = 0, hiX = 0, hiY = 0, hiI = 0, lX = 0, lY = 0, lI = 0;
+    function emit(x, y) { d += (pen ? "L" : "M") + Math.round(10 * x) + " " + Math.round(10 * y); pen = true; }
+    function flush() {
+      if (!cnt) { return; }
+      emit(fX, fY);
+      var early = loI < hiI, aI = early ? loI : hiI, bI = early ? hiI : loI;
+      if (aI !== fI) { if (early) { emit(loX, loY); } else { emit(hiX, hiY); } }
+      if (bI !== aI && bI !== fI) { if (early) { emit(hiX, hiY); } else { emit(loX, loY); } }
+      if (lI !== fI && lI !== aI && lI !== bI) { emit(lX, lY); }
+      cnt = 0;
+    }
+    for (var i = 0; i < ys.length; i++) {
+      var xv = xs[i], yv = ys[i];
+      if (!ok(xv, yv)) { flush(); pen = false; col = NaN; continue; }
+      var px = fx(xv), py = fy(yv), c = Math.round(px);
+      if (c !== col) { flush(); col = c; }
+      if (cnt === 0) { fX = loX = hiX = px; fY = loY = hiY = py; fI = loI = hiI = i; }
+      else {
+        if (py < loY) { loX = px; loY = py; loI = i; }
+        if (py > hiY) { hiX = px; hiY = py; hiI = i; }
+      }
+      lX = px; lY = py; lI = i; cnt++;
+    }
+    flush();
+    return d || "M0 0";
+  }
+
+  /** One panel, retained between redraws in `state` (one object per panel slot): axes, ticks, grid and titles are
+   *  rebuilt only when the panel's frame (box, domains, scales, texts) changes; the series (line, marker, vline,
+   *  in drawing order) are elements updated in place. Returns x(), y() mappings and the drawers; panelDone(state)
+   *  removes the series a redraw no longer draws. */
+  function Panel(svg, state, box, o) {
     var m = {l: 56, r: 18, t: 22, b: 38};
     var x0 = box.x + m.l, x1 = box.x + box.w - m.r, y0 = box.y + box.h - m.b, y1 = box.y + m.t;
-    var g = el("g", {"class": "shb-explorable-panel", "data-panel": o.name}, svg);
     var xd = o.xdomain.slice(), yd = o.ydomain ? o.ydomain.slice() : [1e-3, 1e3];
     var xl = !!o.xlog, yl = !!o.ylog;
     if (yl) {
@@ -590,112 +738,118 @@
       if (b <= a) { a = b - 1; }
       yd = [Math.pow(10, a), Math.pow(10, b)];
     } else if (yd[1] <= yd[0]) { yd = [yd[0] - 1, yd[0] + 1]; }
+    var lx0 = Math.log(xd[0]), lxs = Math.log(xd[1]) - lx0, ly0 = Math.log(yd[0]), lys = Math.log(yd[1]) - ly0;
     function fx(v) {
-      var u = xl ? (Math.log(v) - Math.log(xd[0])) / (Math.log(xd[1]) - Math.log(xd[0]))
-                 : (v - xd[0]) / (xd[1] - xd[0]);
+      var u = xl ? (Math.log(v) - lx0) / lxs : (v - xd[0]) / (xd[1] - xd[0]);
       return x0 + u * (x1 - x0);
     }
     function fy(v) {
-      var u = yl ? (Math.log(v) - Math.log(yd[0])) / (Math.log(yd[1]) - Math.log(yd[0]))
-                 : (v - yd[0]) / (yd[1] - yd[0]);
+      var u = yl ? (Math.log(v) - ly0) / lys : (v - yd[0]) / (yd[1] - yd[0]);
       return y0 - u * (y0 - y1);
     }
-    var grid = el("g", {"class": "shb-explorable-grid", stroke: "currentColor", "stroke-opacity": "0.15"}, g);
-    var ticks = el("g", {"class": "shb-explorable-ticks", fill: "currentColor", "font-size": "11"}, g);
-    function vline(px) { el("line", {x1: px.toFixed(1), x2: px.toFixed(1), y1: y0, y2: y1}, grid); }
-    function hline(py) { el("line", {x1: x0, x2: x1, y1: py.toFixed(1), y2: py.toFixed(1)}, grid); }
-    // x ticks
-    var maxXTicks = Math.max(2, Math.floor((x1 - x0) / 55));
-    if (xl) {
-      var ea = Math.ceil(Math.log(xd[0]) / Math.LN10 - 1e-9), eb = Math.floor(Math.log(xd[1]) / Math.LN10 + 1e-9);
-      for (var e = ea; e <= eb; e++) {
-        var px = fx(Math.pow(10, e)); vline(px);
-        var lab = o.xIntTicks ? String(Math.round(Math.pow(10, e))) : powLabel(e);
-        text(ticks, px, y0 + 15, lab, {"text-anchor": "middle"});
-      }
-    } else {
-      var st = niceStep(xd[1] - xd[0], maxXTicks);
-      if (!(st > 0 && isFinite(st) && (xd[1] - xd[0]) / st < 50)) { st = Infinity; }
-      for (var v = Math.ceil(xd[0] / st) * st; v <= xd[1] + 1e-9 * st; v += st) {
-        vline(fx(v)); text(ticks, fx(v), y0 + 15, String(Number(v.toPrecision(6))), {"text-anchor": "middle"});
-      }
+    if (!state.g) {
+      state.g = el("g", {"class": "shb-explorable-panel", "data-panel": o.name}, svg);
+      state.frame = el("g", {}, state.g);
+      state.clip = el("clipPath", {id: o.clipId}, state.g);
+      state.clipRect = el("rect", {}, state.clip);
+      state.lines = el("g", {transform: "scale(0.1)"}, el("g", {"clip-path": "url(#" + o.clipId + ")"}, state.g));
+      state.items = [];
     }
-    // y ticks
-    var maxYTicks = Math.max(2, Math.floor((y0 - y1) / 28));
-    if (yl) {
-      var da = Math.round(Math.log(yd[0]) / Math.LN10), db = Math.round(Math.log(yd[1]) / Math.LN10);
-      if (!(isFinite(da) && isFinite(db))) { da = 0; db = 1; }
-      var every = Math.max(1, Math.ceil((db - da) / maxYTicks));
-      for (var d = da; d <= db; d++) {
-        if ((d - da) % every) { continue; }
-        var py = fy(Math.pow(10, d)); hline(py);
-        text(ticks, x0 - 5, py + 4, powLabel(d), {"text-anchor": "end"});
+    setAttrs(state.g, {"data-panel": o.name});
+    var key = [box.x, box.y, box.w, box.h, o.name, o.title, o.xlabel, o.ylabel, xd[0], xd[1], yd[0], yd[1], xl, yl,
+               !!o.xIntTicks].join("|");
+    if (state.key !== key) { state.key = key; frame(); }
+    state.used = 0;
+
+    function frame() {
+      var g = state.frame;
+      while (g.firstChild) { g.removeChild(g.firstChild); }
+      setAttrs(state.clipRect, {x: x0, y: y1 - 2, width: x1 - x0, height: y0 - y1 + 4});
+      var grid = el("g", {"class": "shb-explorable-grid", stroke: "currentColor", "stroke-opacity": "0.15"}, g);
+      var ticks = el("g", {"class": "shb-explorable-ticks", fill: "currentColor", "font-size": "11"}, g);
+      function vline(px) { el("line", {x1: px.toFixed(1), x2: px.toFixed(1), y1: y0, y2: y1}, grid); }
+      function hline(py) { el("line", {x1: x0, x2: x1, y1: py.toFixed(1), y2: py.toFixed(1)}, grid); }
+      // x ticks
+      var maxXTicks = Math.max(2, Math.floor((x1 - x0) / 55));
+      if (xl) {
+        var ea = Math.ceil(Math.log(xd[0]) / Math.LN10 - 1e-9), eb = Math.floor(Math.log(xd[1]) / Math.LN10 + 1e-9);
+        for (var e = ea; e <= eb; e++) {
+          var px = fx(Math.pow(10, e)); vline(px);
+          var lab = o.xIntTicks ? String(Math.round(Math.pow(10, e))) : powLabel(e);
+          text(ticks, px, y0 + 15, lab, {"text-anchor": "middle"});
+        }
+      } else {
+        var st = niceStep(xd[1] - xd[0], maxXTicks);
+        if (!(st > 0 && isFinite(st) && (xd[1] - xd[0]) / st < 50)) { st = Infinity; }
+        for (var v = Math.ceil(xd[0] / st) * st; v <= xd[1] + 1e-9 * st; v += st) {
+          vline(fx(v)); text(ticks, fx(v), y0 + 15, String(Number(v.toPrecision(6))), {"text-anchor": "middle"});
+        }
       }
-    } else {
-      var sy = niceStep(yd[1] - yd[0], maxYTicks);
-      if (!(sy > 0 && isFinite(sy) && (yd[1] - yd[0]) / sy < 50)) { sy = Infinity; }
-      for (var w = Math.ceil(yd[0] / sy) * sy; w <= yd[1] + 1e-9 * sy; w += sy) {
-        hline(fy(w)); text(ticks, x0 - 5, fy(w) + 4, String(Number(w.toPrecision(6))), {"text-anchor": "end"});
+      // y ticks
+      var maxYTicks = Math.max(2, Math.floor((y0 - y1) / 28));
+      if (yl) {
+        var da = Math.round(Math.log(yd[0]) / Math.LN10), db = Math.round(Math.log(yd[1]) / Math.LN10);
+        if (!(isFinite(da) && isFinite(db))) { da = 0; db = 1; }
+        var every = Math.max(1, Math.ceil((db - da) / maxYTicks));
+        for (var d = da; d <= db; d++) {
+          if ((d - da) % every) { continue; }
+          var py = fy(Math.pow(10, d)); hline(py);
+          text(ticks, x0 - 5, py + 4, powLabel(d), {"text-anchor": "end"});
+        }
+      } else {
+        var sy = niceStep(yd[1] - yd[0], maxYTicks);
+        if (!(sy > 0 && isFinite(sy) && (yd[1] - yd[0]) / sy < 50)) { sy = Infinity; }
+        for (var w = Math.ceil(yd[0] / sy) * sy; w <= yd[1] + 1e-9 * sy; w += sy) {
+          hline(fy(w)); text(ticks, x0 - 5, fy(w) + 4, String(Number(w.toPrecision(6))), {"text-anchor": "end"});
+        }
       }
+      el("rect", {x: x0, y: y1, width: (x1 - x0).toFixed(1), height: (y0 - y1).toFixed(1), fill: "none",
+                  stroke: "currentColor", "stroke-opacity": "0.5"}, g);
+      text(g, (x0 + x1) / 2, box.y + 14, o.title, {"text-anchor": "middle", "font-weight": "bold", "font-size": "12",
+                                                    fill: "currentColor", "class": "shb-explorable-panel-title"});
+      text(g, (x0 + x1) / 2, y0 + 31, o.xlabel, {"text-anchor": "middle", "font-size": "12", fill: "currentColor"});
+      var yt = text(g, 0, 0, o.ylabel, {"text-anchor": "middle", "font-size": "12", fill: "currentColor"});
+      yt.setAttribute("transform", "translate(" + (box.x + 13) + "," + ((y0 + y1) / 2).toFixed(1) + ") rotate(-90)");
     }
-    el("rect", {x: x0, y: y1, width: (x1 - x0).toFixed(1), height: (y0 - y1).toFixed(1), fill: "none",
-                stroke: "currentColor", "stroke-opacity": "0.5"}, g);
-    text(g, (x0 + x1) / 2, box.y + 14, o.title, {"text-anchor": "middle", "font-weight": "bold", "font-size": "12",
-                                                  fill: "currentColor", "class": "shb-explorable-panel-title"});
-    text(g, (x0 + x1) / 2, y0 + 31, o.xlabel, {"text-anchor": "middle", "font-size": "12", fill: "currentColor"});
-    var yt = text(g, 0, 0, o.ylabel, {"text-anchor": "middle", "font-size": "12", fill: "currentColor"});
-    yt.setAttribute("transform", "translate(" + (box.x + 13) + "," + ((y0 + y1) / 2).toFixed(1) + ") rotate(-90)");
-    el("clipPath", {id: o.clipId}, g).appendChild(el("rect", {x: x0, y: y1 - 2, width: x1 - x0, height: y0 - y1 + 4}));
-    var lines = el("g", {"clip-path": "url(#" + o.clipId + ")"}, g);
+
+    /** The next series element of this panel, of this tag (reused when the previous redraw drew the same). */
+    function item(tag) {
+      var k = state.used++, e = state.items[k];
+      if (!e || e.tagName !== tag) {
+        var fresh = el(tag, {});
+        if (e) { state.lines.replaceChild(fresh, e); } else { state.lines.appendChild(fresh); }
+        state.items[k] = e = fresh;
+      }
+      return e;
+    }
     function ok(xv, yv) { return isFinite(xv) && isFinite(yv) && (!xl || xv > 0) && (!yl || yv > 0); }
+    function tenths(v) { return Math.round(10 * v); }
+    function dash(d) { return d ? d.split(" ").map(function (x) { return 10 * Number(x); }).join(" ") : null; }
     return {
       x: fx, y: fy, xdomain: xd, ydomain: yd,
       line: function (xs, ys, style) {
-        // at most 4 vertices per pixel column (its first, lowest, highest and last point, in order): the
-        // same picture as every point, with a path a few hundred vertices long whatever the number of steps
-        var parts = [], pen = false, col = NaN, run = [];
-        function flush() {
-          if (!run.length) { return; }
-          var lo = run[0], hi = run[0], keep = [run[0]];
-          for (var k = 1; k < run.length; k++) {
-            if (run[k][1] < lo[1]) { lo = run[k]; }
-            if (run[k][1] > hi[1]) { hi = run[k]; }
-          }
-          var first = lo[2] < hi[2] ? lo : hi, second = lo[2] < hi[2] ? hi : lo;
-          [first, second, run[run.length - 1]].forEach(function (q) {
-            if (keep.indexOf(q) < 0) { keep.push(q); }
-          });
-          keep.forEach(function (q) {
-            parts.push((pen ? "L" : "M") + q[0].toFixed(1) + " " + q[1].toFixed(1));
-            pen = true;
-          });
-          run = [];
-        }
-        for (var i = 0; i < ys.length; i++) {
-          var xv = xs[i], yv = ys[i];
-          if (!ok(xv, yv)) { flush(); pen = false; col = NaN; continue; }
-          var px = fx(xv), c = Math.round(px);
-          if (c !== col) { flush(); col = c; }
-          run.push([px, fy(yv), i]);
-        }
-        flush();
-        var d = parts.join("");
-        return el("path", {d: d || "M0 0", fill: "none", stroke: style.color, "stroke-width": style.width || 1.8,
-                           "stroke-dasharray": style.dash, "stroke-opacity": style.opacity,
-                           "data-series": style.name}, lines);
+        return setAttrs(item("path"), {d: pathData(xs, ys, fx, fy, ok), fill: "none", stroke: style.color,
+                                       "stroke-width": 10 * (style.width || 1.8), "stroke-dasharray": dash(style.dash),
+                                       "stroke-opacity": style.opacity, "data-series": style.name});
       },
       marker: function (xv, yv, style) {
-        if (!ok(xv, yv)) { return null; }
-        return el("circle", {cx: fx(xv).toFixed(1), cy: fy(yv).toFixed(1), r: style.r || 4, fill: style.color,
-                             stroke: "white", "stroke-width": 1, "data-series": style.name}, lines);
+        var on = ok(xv, yv);
+        return setAttrs(item("circle"), {cx: on ? tenths(fx(xv)) : -990, cy: on ? tenths(fy(yv)) : -990,
+                                         r: 10 * (style.r || 4), fill: style.color, stroke: "white", "stroke-width": 10,
+                                         "data-series": style.name, visibility: on ? null : "hidden"});
       },
       vline: function (xv, style) {
-        if (!isFinite(xv)) { return null; }
-        return el("line", {x1: fx(xv).toFixed(1), x2: fx(xv).toFixed(1), y1: y0, y2: y1, stroke: style.color,
-                           "stroke-dasharray": style.dash || "2 3", "stroke-width": 1,
-                           "data-series": style.name}, lines);
+        var on = isFinite(xv), px = on ? tenths(fx(xv)) : -990;
+        return setAttrs(item("line"), {x1: px, x2: px, y1: tenths(y0), y2: tenths(y1), stroke: style.color,
+                                       "stroke-dasharray": dash(style.dash || "2 3"), "stroke-width": 10,
+                                       "data-series": style.name, visibility: on ? null : "hidden"});
       }
     };
+  }
+
+  /** Remove the series elements that the last redraw of this panel did not draw. */
+  function panelDone(state) {
+    while (state.items.length > state.used) { state.lines.removeChild(state.items.pop()); }
   }
 
   /** Panel boxes for a container width: 2 columns from 520 px, 1 below (a phone); rows of equal height. */
@@ -715,7 +869,35 @@
     return out;
   }
 
-  function sub(a, n) { return a.subarray ? a.subarray(0, n) : a.slice(0, n); }
+  /** A small cache that forgets the least recently used entry: get(key, make) returns the entry, made if new. */
+  function Lru(size) {
+    var keys = [], map = {};
+    return {
+      get: function (key, make) {
+        var at = keys.indexOf(key);
+        if (at >= 0) { keys.splice(at, 1); keys.push(key); return map[key]; }
+        keys.push(key);
+        map[key] = make();
+        if (keys.length > size) { delete map[keys.shift()]; }
+        return map[key];
+      },
+      peek: function (key) { return keys.indexOf(key) >= 0 ? map[key] : null; }
+    };
+  }
+
+  /** The largest value of a control (the longest horizon a run may be extended to when the page is idle). */
+  function largest(cfg, name) {
+    var c = cfg.controls.filter(function (x) { return x.name === name; })[0];
+    return Math.max.apply(null, c.values);
+  }
+
+  /** One idle slice: extend the first run that is short of T by a few steps; false when all are there. */
+  function extendSome(runs, T) {
+    for (var i = 0; i < runs.length; i++) {
+      if (runs[i] && runs[i].T < T) { runs[i].extend(Math.min(T, runs[i].T + 32)); return true; }
+    }
+    return false;
+  }
 
   // --- the three explorables: compute(state) -> model; draw(panelFactory, model) ---------------------------------
 
@@ -727,15 +909,20 @@
     setup: function (cfg) {
       var base = familyProblem({n: cfg.problem.n, kappa: cfg.problem.kappa, hMax: cfg.problem.h_max,
                                 noise: 1, batch: 1});
-      return {base: base, cache: {}};
+      return {base: base, problems: Lru(8), greedy: Lru(8), yours: Lru(8), Tmax: largest(cfg, "horizon")};
     },
+    // the runs of recent settings are kept and extended as the horizon grows (the first T steps of a constant or a
+    // greedy run are the T-step run, bit for bit): a horizon move computes only the steps not computed before
+    runs: function (ctx, s) {
+      var p = ctx.problems.get(String(s.noise), function () { return withNoiseScale(ctx.base, s.noise); });
+      return [ctx.greedy.get(String(s.noise), function () { return greedyRun(p, true); }),
+              ctx.yours.get(s.lr + "|" + s.momentum + "|" + s.noise,
+                            function () { return constantRun(p, s.lr, s.momentum); })];
+    },
+    idle: function (ctx, s) { return extendSome(KINDS.moments.runs(ctx, s), ctx.Tmax); },
     compute: function (ctx, s) {
-      var p = withNoiseScale(ctx.base, s.noise), Tmax = s.horizon;
-      var lrs = new Float64Array(Tmax).fill(s.lr), mus = new Float64Array(Tmax).fill(s.momentum);
-      var yours = rolloutBands(p, lrs, mus, BAND, true);
-      // the greedy run of this noise, extended as the horizon grows (its first T steps are the T-step run)
-      if (ctx.cache.key !== s.noise) { ctx.cache = {key: s.noise, run: greedyRun(p, true)}; }
-      var greedy = ctx.cache.run.result(Tmax), diverged = -1;
+      var Tmax = s.horizon, runs = KINDS.moments.runs(ctx, s);
+      var yours = runs[1].result(Tmax), greedy = runs[0].result(Tmax), diverged = -1;
       for (var t = 0; t <= Tmax; t++) { if (yours.loss[t] === Infinity) { diverged = t; break; } }
       return {s: s, yours: yours, greedy: greedy, T: Tmax, diverged: diverged,
               hmax: ctx.base.h[ctx.base.n - 1]};
@@ -778,17 +965,25 @@
   // Chapter 2: the greedy schedule (ICLR Theorem 2) as noise, batch size, conditioning and dimension change.
   KINDS.greedy = {
     panels: 3,
-    setup: function () { return {cache: {}}; },
-    compute: function (ctx, s) {
-      var p = familyProblem({n: s.n, kappa: s.kappa, noise: s.noise, batch: s.batch});
-      // greedy runs cached per problem and extended as the horizon grows (the first T steps are the T-step run)
-      var key = s.n + "|" + s.kappa, nkey = key + "|" + s.noise / s.batch;
-      if (ctx.cache.key !== key) {
-        var det = familyProblem({n: s.n, kappa: s.kappa, noise: 0});
-        ctx.cache = {key: key, det: greedyRun(det, true), nkey: null, run: null};
+    setup: function (cfg) { return {runs: Lru(12), Tmax: largest(cfg, "horizon")}; },
+    // greedy runs of recent problems, kept and extended as the horizon grows (the first T steps are the T-step run);
+    // noise s/B = 0 is the noise-free run itself
+    runs: function (ctx, s) {
+      function get(scale) {
+        return ctx.runs.get(s.n + "|" + s.kappa + "|" + scale, function () {
+          var p = familyProblem({n: s.n, kappa: s.kappa, noise: scale, batch: 1});
+          return {p: p, run: greedyRun(p, true)};
+        });
       }
-      if (ctx.cache.nkey !== nkey) { ctx.cache.nkey = nkey; ctx.cache.run = greedyRun(p, true); }
-      var g = ctx.cache.run.result(s.horizon), detS = ctx.cache.det.result(s.horizon);
+      return [get(0), get(s.noise / s.batch)];
+    },
+    idle: function (ctx, s) {
+      var r = KINDS.greedy.runs(ctx, s);
+      return extendSome([r[0].run, r[1].run], ctx.Tmax);
+    },
+    compute: function (ctx, s) {
+      var r = KINDS.greedy.runs(ctx, s), p = r[1].p;
+      var g = r[1].run.result(s.horizon), detS = r[0].run.result(s.horizon);
       var hmax = p.h[p.n - 1], hmin = p.h[0], r = Math.sqrt(hmax), q = Math.sqrt(hmin);
       return {s: s, g: g, det: detS, T: s.horizon, p: p,
               polyakLr: 4 / ((r + q) * (r + q)), polyakMu: ((r - q) / (r + q)) * ((r - q) / (r + q))};
@@ -839,17 +1034,22 @@
     setup: function (cfg) {
       var p = familyProblem({n: cfg.problem.n, kappa: cfg.problem.kappa, hMax: cfg.problem.h_max, noise: 1, batch: 1});
       var hs = cfg.controls.filter(function (c) { return c.name === "horizon"; })[0].values;
-      return {job: decayCurvesJob(p, cfg.grid), grid: cfg.grid, horizons: hs};
+      return {job: decayCurvesJob(p, cfg.grid), grid: cfg.grid, horizons: hs, gaps: Lru(8)};
+    },
+    // the loss at the long horizon of every horizon's choice, for one noise scale (the slider's horizon only picks
+    // one point of it)
+    gap: function (ctx, scale) {
+      return ctx.gaps.get(String(scale), function () {
+        var cv = ctx.job, hs = ctx.horizons, TL = ctx.grid.longHorizon, gap = new Float64Array(hs.length);
+        for (var i = 0; i < hs.length; i++) { gap[i] = combined(cv, horizonChoice(cv, hs[i], scale), TL, scale); }
+        return gap;
+      });
     },
     pending: function (ctx) { return ctx.job.done < ctx.job.total; },
     compute: function (ctx, s) {
       var cv = ctx.job, TL = ctx.grid.longHorizon, scale = s.noise / s.batch;
       var gT = horizonChoice(cv, s.horizon, scale), gL = horizonChoice(cv, TL, scale);
-      var hs = ctx.horizons, gap = new Float64Array(hs.length), gap0 = new Float64Array(hs.length);
-      for (var i = 0; i < hs.length; i++) {
-        gap[i] = combined(cv, horizonChoice(cv, hs[i], scale), TL, scale);
-        gap0[i] = combined(cv, horizonChoice(cv, hs[i], 0), TL, 0);
-      }
+      var hs = ctx.horizons, gap = KINDS.horizon.gap(ctx, scale), gap0 = KINDS.horizon.gap(ctx, 0);
       return {s: s, scale: scale, TL: TL, gT: gT, gL: gL, cT: curve(cv, gT, scale), cL: curve(cv, gL, scale),
               a0T: cv.alpha0[gT], bT: cv.beta[gT], a0L: cv.alpha0[gL], bL: cv.beta[gL], K: ctx.grid.K,
               horizons: hs, gap: gap, gap0: gap0};
@@ -908,92 +1108,162 @@
     var readout = root.querySelector(".shb-explorable-readout"), status = root.querySelector(".shb-explorable-status");
     var controls = cfg.controls.map(function (c) {
       return {c: c, input: root.querySelector('input[data-control="' + c.name + '"]'),
-              out: root.querySelector('output[data-control="' + c.name + '"]')};
+              out: root.querySelector('output[data-control="' + c.name + '"]'), shown: -1};
     });
-    var ctx = kind.setup(cfg), svg = null, lastWidth = -1, model = null;
-    var timings = [], seq = ++SEQ;
+    var ctx = kind.setup(cfg), svg = null, title = null, panels = [], width = -1, drawnWidth = -1, model = null;
+    var timings = [], seq = ++SEQ, current = null, shownKey = null;
+    var now = function () { return (global.performance || Date).now(); };
     root.shbExplorer = {timings: timings, config: cfg};
 
+    /** The settings the controls show; a control's label is rewritten only when its value moved. */
     function state() {
-      var s = {};
+      var s = {}, key = [];
       controls.forEach(function (k) {
         var n = k.c.values.length, i = Math.max(0, Math.min(n - 1, parseInt(k.input.value, 10) || 0));
         s[k.c.name] = k.c.values[i];
-        k.out.textContent = k.c.labels[i];
-        k.out.setAttribute("data-value", String(k.c.values[i]));
-        k.input.setAttribute("aria-valuetext", k.c.labels[i]);
+        key.push(i);
+        if (k.shown !== i) {
+          k.shown = i;
+          k.out.textContent = k.c.labels[i];
+          k.out.setAttribute("data-value", String(k.c.values[i]));
+          k.input.setAttribute("aria-valuetext", k.c.labels[i]);
+        }
       });
+      s.key = key.join(",");
       return s;
     }
 
+    function measure() { width = Math.max(280, Math.floor(figure.clientWidth || root.clientWidth || 688)); }
+
+    /** Redraw into the one retained svg (its panels update in place, see Panel). */
     function draw() {
-      var width = Math.max(280, Math.floor(figure.clientWidth || root.clientWidth || 688));
       var lay = layout(width, kind.panels);
-      var fresh = el("svg", {width: width, height: lay.height, viewBox: "0 0 " + width + " " + lay.height,
-                             role: "img", "class": "shb-explorable-svg", "font-family": "inherit"});
-      var title = el("title", {}, fresh);
-      title.textContent = kind.label(model);
-      function panel(i, o) { o.clipId = "shb-explorable-clip-" + seq + "-" + i; return Panel(fresh, lay.boxes[i], o); }
+      if (!svg) {
+        svg = el("svg", {role: "img", "class": "shb-explorable-svg", "font-family": "inherit"});
+        title = el("title", {}, svg);
+        figure.appendChild(svg);
+      }
+      setAttrs(svg, {width: width, height: lay.height, viewBox: "0 0 " + width + " " + lay.height});
+      function panel(i, o) {
+        o.clipId = "shb-explorable-clip-" + seq + "-" + i;
+        panels[i] = panels[i] || {};
+        return Panel(svg, panels[i], lay.boxes[i], o);
+      }
       kind.draw(panel, model, cfg);
-      fresh.setAttribute("aria-label", kind.label(model));
-      if (svg) { figure.replaceChild(fresh, svg); } else { figure.appendChild(fresh); }
-      svg = fresh;
-      lastWidth = width;
+      panels.forEach(panelDone);
+      var label = kind.label(model);
+      if (title.textContent !== label) { title.textContent = label; }
+      setAttrs(svg, {"aria-label": label});
+      drawnWidth = width;
     }
 
+    /** The readout: text and numbers (span[data-quantity], full precision in data-value); when the sentence has the
+     *  same parts as before, only the texts and values that changed are rewritten. */
+    var readoutShape = null, readoutNodes = [];
     function showReadout() {
-      var r = kind.readout(model);
-      while (readout.firstChild) { readout.removeChild(readout.firstChild); }
-      var flat = r.parts;
-      flat.forEach(function (p, i) {
-        if (i % 2 === 0) { readout.appendChild(document.createTextNode(p)); return; }
-        var span = document.createElement("span");
-        span.className = "shb-explorable-number";
-        span.setAttribute("data-quantity", p);
-        span.setAttribute("data-value", String(r.quantities[p]));
-        span.textContent = fmt(r.quantities[p]);
-        readout.appendChild(span);
+      var r = kind.readout(model), flat = r.parts, hidden = Object.keys(r.quantities).filter(function (name) {
+        return flat.indexOf(name) < 0;
       });
-      readout.appendChild(document.createTextNode(r.tail));
-      Object.keys(r.quantities).forEach(function (name) {
-        if (flat.indexOf(name) < 0) {
+      var shape = flat.filter(function (p, i) { return i % 2 === 1; }).concat(["|"], hidden).join(",");
+      if (shape !== readoutShape) {
+        readoutShape = shape;
+        readoutNodes = [];
+        while (readout.firstChild) { readout.removeChild(readout.firstChild); }
+        flat.concat([r.tail]).forEach(function (p, i) {
+          var node = i % 2 === 0 ? document.createTextNode("") : document.createElement("span");
+          if (i % 2 === 1) { node.className = "shb-explorable-number"; node.setAttribute("data-quantity", p); }
+          readoutNodes.push(node);
+          readout.appendChild(node);
+        });
+        hidden.forEach(function (name) {
           var span = document.createElement("span");
           span.hidden = true;
           span.setAttribute("data-quantity", name);
-          span.setAttribute("data-value", String(r.quantities[name]));
+          readoutNodes.push(span);
           readout.appendChild(span);
-        }
+        });
+      }
+      flat.concat([r.tail]).forEach(function (p, i) {
+        var node = readoutNodes[i];
+        if (i % 2 === 0) { if (node.data !== p) { node.data = p; } return; }
+        var text = fmt(r.quantities[p]);
+        setAttrs(node, {"data-value": String(r.quantities[p])});
+        if (node.textContent !== text) { node.textContent = text; }
+      });
+      hidden.forEach(function (name, j) {
+        setAttrs(readoutNodes[flat.length + 1 + j], {"data-value": String(r.quantities[name])});
       });
     }
 
-    function update() {
-      var t0 = (global.performance || Date).now();
-      model = kind.compute(ctx, state());
-      var t1 = (global.performance || Date).now();
+    function update(s) {
+      var t0 = now();
+      model = kind.compute(ctx, s);
+      var t1 = now();
       draw();
+      var t2 = now();
       showReadout();
-      var ms = (global.performance || Date).now() - t0;
+      var ms = now() - t0;
       timings.push(ms);
+      shownKey = s.key;
       root.setAttribute("data-compute-ms", (t1 - t0).toFixed(2));
+      root.setAttribute("data-draw-ms", (t2 - t1).toFixed(2));
       root.setAttribute("data-redraw-ms", ms.toFixed(2));
       root.setAttribute("data-updates", String(timings.length));
+      idle();
+    }
+
+    // Input events are coalesced: a move asks for one redraw at the next animation frame, where the latest settings
+    // are drawn once (a drag fires many input events per frame; a key press fires input and change). A change event
+    // whose settings are already drawn redraws nothing.
+    var raf = global.requestAnimationFrame ? global.requestAnimationFrame.bind(global) :
+              function (f) { return setTimeout(f, 0); };
+    var scheduled = false, forced = false;
+    function request(force) {
+      forced = forced || force;
+      if (!scheduled) { scheduled = true; raf(frameTick); }
+    }
+    function frameTick() {
+      scheduled = false;
+      var s = state(), force = forced;
+      forced = false;
+      if (force || s.key !== shownKey) { current = s; update(s); }
+      else if (width !== drawnWidth) { draw(); }
+    }
+
+    // What the next moves will need and does not depend on them (chapters 1 and 2: the runs of the current settings
+    // up to the longest horizon) is computed when the page is idle, in slices of about a millisecond, so that a move
+    // waits for at most one slice.
+    var ric = global.requestIdleCallback ? global.requestIdleCallback.bind(global) :
+              function (f) { return setTimeout(function () { f(null); }, 16); };
+    var idleQueued = false;
+    function idle() {
+      if (!kind.idle || idleQueued) { return; }
+      idleQueued = true;
+      ric(function (deadline) {
+        idleQueued = false;
+        var t0 = now(), more = true;
+        while (more && (deadline ? deadline.timeRemaining() > 2 : now() - t0 < 6)) { more = kind.idle(ctx, current); }
+        if (more) { idle(); }
+      });
     }
 
     function start() {
       controls.forEach(function (k) {
-        k.input.addEventListener("input", update);
-        k.input.addEventListener("change", update);
+        k.input.addEventListener("input", function () { request(true); });
+        k.input.addEventListener("change", function () { request(false); });
       });
       root.querySelectorAll(".shb-explorable-controls").forEach(function (e) { e.hidden = false; });
       if (fallback) { fallback.hidden = true; }
       root.querySelectorAll(".shb-explorable-nojs").forEach(function (e) { e.hidden = true; });
       if (status) { status.hidden = true; }
-      update();
+      measure();
+      current = state();
+      update(current);
       root.setAttribute("data-shb-ready", "1");
       if (typeof ResizeObserver !== "undefined") {
-        new ResizeObserver(function () {
-          var w = Math.max(280, Math.floor(figure.clientWidth || 0));
-          if (model && figure.clientWidth && w !== lastWidth) { draw(); }
+        new ResizeObserver(function (entries) {
+          var w = Math.max(280, Math.floor(entries[0].contentRect.width || 0));
+          if (model && entries[0].contentRect.width && w !== width) { width = w; request(false); }
         }).observe(figure);
       }
     }
@@ -1002,10 +1272,10 @@
       // a one-time computation (chapter 3: the loss curves of every grid schedule), in slices of about 30 ms so that
       // the page stays responsive; the static figure stays until it is done
       root.setAttribute("data-shb-ready", "pending");
-      var t0 = (global.performance || Date).now();
+      var t0 = now();
       var slice = function () {
-        var s0 = (global.performance || Date).now();
-        while (ctx.job.next() && (global.performance || Date).now() - s0 < 30) { /* next schedule */ }
+        var s0 = now();
+        while (ctx.job.next() && now() - s0 < 30) { /* next schedule */ }
         if (status) {
           status.hidden = false;
           status.textContent = "Computing the loss curves of the " + ctx.job.total +
@@ -1013,7 +1283,7 @@
                                Math.round(100 * ctx.job.done / ctx.job.total) + "%";
         }
         if (kind.pending(ctx)) { setTimeout(slice, 0); return; }
-        root.setAttribute("data-setup-ms", ((global.performance || Date).now() - t0).toFixed(0));
+        root.setAttribute("data-setup-ms", (now() - t0).toFixed(0));
         root.setAttribute("data-shb-ready", "0");
         start();
       };
