@@ -61,7 +61,10 @@ SCALES = {
     ),
 }
 COMMON = dict(batch_size=100, mu=optimizer.MOMENTUM, pretrain_steps=50, pretrain_alpha=0.1, seed=0,
-              alpha_0_range=(1e-3, 0.5), beta_range=(1e-2, 200.0), surface_chunk=64)
+              alpha_0_range=(1e-3, 0.5), beta_range=(1e-2, 200.0), surface_chunk=64, meta_mu=False)
+#: ``meta_mu``: SMD meta-optimizes the momentum too (as ``log(1 - mu)``, from ``mu``), the short version's setting
+#: (its section 3: "we optimize beta together with alpha and mu"); off, ``mu`` stays fixed (ICLR section 3.2). A unit
+#: records it only when on, so the hashes (file names) of the units that keep ``mu`` fixed are those they always had.
 
 
 def config(scale: str, **overrides) -> dict:
@@ -123,6 +126,10 @@ def _check_config(cfg: dict) -> None:
     _check_sequence("sweep_betas", cfg["sweep_betas"], positive)
     _check_sequence("sweep_batch_sizes", cfg["sweep_batch_sizes"], lambda n, v: checks.check_int(n, v, 1))
     checks.check_choice("choose", cfg["choose"], ("smd", "surface"))
+    if not isinstance(cfg["meta_mu"], bool):
+        raise ValueError(f"meta_mu must be True or False, got {cfg['meta_mu']!r}")
+    if cfg["meta_mu"] and cfg["choose"] != "smd":
+        raise ValueError("meta_mu=True needs choose='smd' (a surface samples alpha_0 and beta only)")
 
 
 def _per_horizon(cfg, key, T):
@@ -317,6 +324,8 @@ def smd_unit(ctx, cfg, T, beta0, out=None, progress=False, checkpoint_every=25):
     M = _per_horizon(cfg, "meta_steps", T)
     ucfg = dict(_base(cfg), unit="smd", horizon=T, init_beta=beta0, init_alpha_0=cfg["init_alpha_0"],
                 meta_steps=M, meta_lr=cfg["meta_lr"], n_eval_batches=cfg["smd_eval_batches"])
+    if cfg["meta_mu"]:
+        ucfg["meta_mu"] = True
     name = f"smd-T{T}-beta{beta0:g}"
     partial = None if out is None else pathlib.Path(out) / f".{name}-{unit_hash(ucfg)}.partial.npz"
 
@@ -344,7 +353,8 @@ def smd_unit(ctx, cfg, T, beta0, out=None, progress=False, checkpoint_every=25):
     def compute():
         t_start = time.perf_counter()
         key = jax.random.fold_in(ctx.key, 3000 + T)
-        h0 = hg.default_hparams(beta=beta0, alpha_0=cfg["init_alpha_0"], dtype=jnp.float32)
+        h0 = hg.default_hparams(beta=beta0, alpha_0=cfg["init_alpha_0"], dtype=jnp.float32,
+                                mu=cfg["mu"] if cfg["meta_mu"] else None)
         res = None
         if partial is not None:  # a corrupt checkpoint is named, set aside, and the run starts afresh
             saved = results_io.read_npz_or_set_aside(partial, parse=lambda a: (from_arrays(a), a))
@@ -391,20 +401,29 @@ def smd_unit(ctx, cfg, T, beta0, out=None, progress=False, checkpoint_every=25):
     return arrays, info
 
 
-def smd_choice(trajectories, tail: float = 0.1):
+def smd_choice(trajectories, tail: float = 0.1, with_mu: bool = False):
     """``(alpha_0, beta)`` at the end of SMD: geometric mean over the last ``tail`` of each trajectory and over
-    the trajectories (several initializations)."""
-    la, lb = [], []
+    the trajectories (several initializations). ``with_mu``: ``(alpha_0, beta, mu)``, ``1 - mu`` averaged the same
+    way (the arrays of SMD units run with ``meta_mu``: their ``log_log_one_minus_mu`` is the trajectory of
+    ``log(1 - mu)``)."""
+    la, lb, lm = [], [], []
     for t in trajectories:
         n = max(1, int(round(tail * (len(t["alpha_0"]) - 1))))
         la.append(np.mean(np.log(t["alpha_0"][-n:])))
         lb.append(np.mean(np.log(t["beta"][-n:])))
-    return float(np.exp(np.mean(la))), float(np.exp(np.mean(lb)))
+        if with_mu:
+            if "log_log_one_minus_mu" not in t:
+                raise ValueError("with_mu=True needs the arrays of SMD units run with meta_mu (which hold "
+                                 "log_log_one_minus_mu, the trajectory of log(1 - mu))")
+            lm.append(np.mean(t["log_log_one_minus_mu"][-n:]))
+    pair = float(np.exp(np.mean(la))), float(np.exp(np.mean(lb)))
+    return (*pair, float(1.0 - np.exp(np.mean(lm)))) if with_mu else pair
 
 
 def long_unit(ctx, cfg, horizons, choices, out=None, progress=False, chosen_by=None, chosen=None):
     """Train with each horizon's ``choices[T] = (alpha_0, beta)`` for ``final_steps`` (one row per horizon, same
-    batches); ``chosen_by`` says how the choices were made (default: from ``cfg["choose"]``; part of the unit's
+    batches; ``(alpha_0, beta, mu)`` triples train each row with its own momentum, recorded as ``mu_per_run``);
+    ``chosen_by`` says how the choices were made (default: from ``cfg["choose"]``; part of the unit's
     configuration, so of its file name); ``chosen`` (a JSON-able dict, stored as the unit's ``"chosen"``) says how
     each horizon's choice was made and from which unit files (:func:`source_record`)."""
     alpha = [choices[T][0] for T in horizons]
@@ -412,17 +431,27 @@ def long_unit(ctx, cfg, horizons, choices, out=None, progress=False, chosen_by=N
     ucfg = dict(_base(cfg), unit="long", horizons=list(horizons), alpha_0=[round(a, 6) for a in alpha],
                 beta=[round(b, 6) for b in beta], steps=cfg["final_steps"], record_every=cfg["record_every"],
                 n_eval_batches=cfg["long_eval_batches"])
+    mus = [choices[T][2] if len(choices[T]) == 3 else cfg["mu"] for T in horizons]
+    if any(len(choices[T]) == 3 for T in horizons):
+        ucfg["mu_per_run"] = [round(m, 6) for m in mus]
     if chosen_by is not None:
         ucfg["chosen_by"] = chosen_by
     elif cfg["choose"] == "surface":  # how the schedules were chosen (absent: from SMD)
         ucfg["chosen_by"] = f"surface top {cfg['top']}"
 
+    def train(alpha_0, beta, mu):
+        return training.train_schedule(jax.random.fold_in(ctx.key, 4000), ctx.X, ctx.Y, ctx.Xt, ctx.Yt, ctx.w0,
+                                       alpha_0, beta, cfg["final_steps"], record_every=cfg["record_every"],
+                                       batch_size=cfg["batch_size"], n_eval_batches=cfg["long_eval_batches"],
+                                       time_const=cfg["K"], mu=mu)
+
     def compute():
-        r = training.train_schedule(jax.random.fold_in(ctx.key, 4000), ctx.X, ctx.Y, ctx.Xt, ctx.Yt, ctx.w0,
-                                ucfg["alpha_0"], ucfg["beta"], cfg["final_steps"],
-                                record_every=cfg["record_every"], batch_size=cfg["batch_size"],
-                                n_eval_batches=cfg["long_eval_batches"], time_const=cfg["K"],
-                                    mu=cfg["mu"])
+        if "mu_per_run" not in ucfg:
+            r = train(ucfg["alpha_0"], ucfg["beta"], cfg["mu"])
+        else:  # one run per momentum, on the same batches (the same key)
+            rows = [train([a], [b], m) for a, b, m in zip(ucfg["alpha_0"], ucfg["beta"], ucfg["mu_per_run"])]
+            r = {k: (rows[0][k] if k == "step" else np.concatenate([x[k] for x in rows])) for k in rows[0]}
+            r["mu"] = np.asarray(ucfg["mu_per_run"], np.float64)
         r["horizons"] = np.asarray(horizons)
         return r
 
@@ -462,6 +491,7 @@ def _chosen_record(by: dict, choices: dict, sources: dict) -> dict:
     methods = list(dict.fromkeys(by[T] for T in sorted(choices)))
     return {"by": "; ".join(methods),
             "horizons": {str(T): {"by": by[T], "alpha_0": float(choices[T][0]), "beta": float(choices[T][1]),
+                                  **({"mu": float(choices[T][2])} if len(choices[T]) == 3 else {}),
                                   "from": sources.get(T, [])} for T in sorted(choices)}}
 
 
@@ -516,7 +546,7 @@ def run_mnist(scale: str = "book", out=None, horizons=None, units=UNITS, progres
                 res["smd"][T].append(arr)
                 res["info"][f"smd-T{T}-beta{b0:g}"] = info
         if cfg["choose"] == "smd" and res["smd"].get(T):
-            choice = smd_choice(res["smd"][T])
+            choice = smd_choice(res["smd"][T], with_mu=cfg["meta_mu"])
             if not np.all(np.isfinite(choice)):
                 raise checks.DivergedError(f"horizon {T}: SMD diverged (its end point is {choice}); there is no "
                                            f"choice to train (try a smaller meta_lr)")
@@ -590,7 +620,7 @@ def load_results(folder, scale: str | None = None) -> dict:
 
 
 #: The per-run arrays of a long unit (first axis: one row per horizon); ``step`` is shared by all rows.
-LONG_ROWS = ("horizons", "alpha_0", "beta", "train_loss", "test_error", "lr", "diverged")
+LONG_ROWS = ("horizons", "alpha_0", "beta", "mu", "train_loss", "test_error", "lr", "diverged")
 
 
 def sort_long(arrays: dict) -> dict:
