@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import inspect
 import html as _html
 import io
 import itertools
@@ -655,6 +656,11 @@ def _show(obj, metadata: Mapping[str, Any] | None = None) -> None:
         display(obj)
 
 
+#: The keywords of :func:`static_slider` after ``title`` and their defaults: what :func:`slider_figure` passes on.
+_FRAME_OPTIONS = {name: p.default for name, p in inspect.signature(static_slider).parameters.items()
+                  if p.kind is inspect.Parameter.KEYWORD_ONLY and name != "title"}
+
+
 def slider_figure(
     render: Callable[..., Any],
     grid: Mapping[str, Sequence[Any]],
@@ -662,12 +668,7 @@ def slider_figure(
     title: str,
     live: bool | str = "auto",
     live_grid: Mapping[str, Any] | None = None,
-    labels: Mapping[str, Sequence[str] | Callable[[Any], str]] | None = None,
-    names: Mapping[str, str] | None = None,
-    initial: Mapping[str, Any] | None = None,
-    fmt: str = "png",
-    dpi: float | None = None,
-    max_bytes: int | None = MAX_BYTES,
+    **frames: Any,
 ) -> None:
     """Display a figure with one slider per parameter: one set of controls, precomputed or live.
 
@@ -695,21 +696,19 @@ def slider_figure(
         the live controls' parameters (same names as ``grid``): a list of values (a selection slider), or a range
         ``(low, high)`` / ``(low, high, step)`` for a continuous slider (integers: step 1; reals: 200 steps), e.g.
         ``{"horizon": (1, 250), "noise": (0.0, 4.0)}``.
-    labels:
-        ``{parameter: [text per value]}`` or ``{parameter: callable(value) -> text}``, the texts shown to the reader.
-    names:
-        ``{parameter: text}``, how a parameter is named next to its slider (default: its keyword).
-    initial:
-        ``{parameter: value}`` selected at first (default: the first value of each); live controls start there too.
-    fmt:
-        ``"png"`` (default) or ``"png8"`` (256-colour palette, about 3x smaller).
-    dpi:
-        resolution of the frames (default: the book style's 80); live figures use :data:`LIVE_PIXEL_RATIO` x it.
-    max_bytes:
-        size budget of the static slider (default 2 MB); exceeding it raises ``ValueError``.
+    frames:
+        what the frames show and cost, the keywords of :func:`static_slider` (documented there, with the same
+        defaults): ``labels``, ``names``, ``initial``, ``fmt``, ``dpi``, ``max_bytes``. The live controls use
+        ``labels``, ``names``, ``initial`` and ``dpi``. Another keyword raises ``TypeError``.
 
     Returns nothing (so that, as a cell's last line, it does not print a second representation).
     """
+    unknown = sorted(set(frames) - set(_FRAME_OPTIONS))
+    if unknown:
+        raise TypeError(f"slider_figure() got unexpected keyword arguments {unknown}; the frames' keywords are "
+                        f"{list(_FRAME_OPTIONS)}")
+    o = {**_FRAME_OPTIONS, **frames}
+    labels, names, initial, fmt, dpi = (o[k] for k in ("labels", "names", "initial", "fmt", "dpi"))
     if live not in (True, False, "auto"):
         raise ValueError(f"live must be True, False or 'auto', got {live!r}")
     if live_grid is not None and set(live_grid) != set(grid):
@@ -725,6 +724,4 @@ def slider_figure(
         controls = live_controls(render, lgrid, title=title, labels=llabels, names=names, initial=start, dpi=dpi)
         _show(controls.widget, {LIVE_METADATA_KEY: {"slider_id": sid}})
         return
-    _show(static_slider(
-        render, grid, title=title, labels=labels, names=names, initial=initial, fmt=fmt, dpi=dpi, max_bytes=max_bytes
-    ))
+    _show(static_slider(render, grid, title=title, **o))

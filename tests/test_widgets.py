@@ -673,3 +673,10 @@ def test_chapters_ship_working_sliders():
             assert found[chapter[0]], f"{chapter[0]} has no stored slider output (slider_figure)"
     sizes = {k: [f"{b / 1e3:.0f} kB" for b in v] for k, v in found.items() if v}
     print(f"\nslider sizes in the chapters: {sizes or 'none yet'}")
+
+
+def test_slider_figure_names_an_unknown_keyword():
+    from shb_lib.widgets import slider_figure
+
+    with pytest.raises(TypeError, match=r"unexpected keyword arguments \['colour'\]; the frames' keywords are"):
+        slider_figure(lambda x: None, {"x": [1, 2]}, title="t", colour="red")
