@@ -223,3 +223,48 @@ def test_command_line_checks_meta_steps(tmp_path, capsys):
     with pytest.raises(SystemExit):
         sv.main(["--out", str(tmp_path), "--meta-steps", "10", "0", "5"])
     assert "--meta-steps must be three integers >= 1" in capsys.readouterr().err
+
+
+def _mu_end(t):
+    return 1 - np.exp(t["log_log_one_minus_mu"][-1])  # the trajectory of log(1 - mu)
+
+
+def _slow_start_less_mu(setting, slow_less=True):
+    """How many (horizon, seed) pairs end SMD's start at beta = 10 with less momentum than its start at 0.1."""
+    n = 0
+    for run in _runs(setting).values():
+        for T, trajs in run["smd"].items():
+            hi = next(t for t in trajs if t["beta"][0] > 1)
+            lo = next(t for t in trajs if t["beta"][0] < 1)
+            n += bool((_mu_end(hi) < _mu_end(lo)) == slow_less)
+    return n
+
+
+def test_the_two_starts_disagree_in_mu():
+    """Chapter 4: "the start at $\\beta = 10$ ends with less momentum than the start at $\\beta = 0.1$ at every
+    horizon on every seed"."""
+    assert _slow_start_less_mu("short") == 3 * len(SEEDS)
+
+
+def test_the_two_starts_disagree_in_mu_can_fail():
+    assert _slow_start_less_mu("short", slow_less=False) == 0  # the other order holds nowhere
+
+
+def _mu_below(setting, bound=0.9):
+    return sum(m["mu"][T] < bound for m in _per_seed(setting) for T in m["mu"])
+
+
+def test_smd_lowers_mu_at_every_horizon():
+    """Chapter 4, Solution 1: "SMD lowers $\\mu$ from 0.9 at every horizon on every seed"."""
+    assert _mu_below("short") == 3 * len(SEEDS)
+
+
+def test_smd_lowers_mu_can_fail():
+    assert _mu_below("iclr") == 0  # mu fixed at 0.9
+
+
+def test_longer_pretraining_weakens_on_every_seed():
+    """Chapter 4: "(lower on every seed for both ratios, though the ranges overlap)"."""
+    pre, iclr = _per_seed("short pretraining"), _per_seed("iclr")
+    assert all(p[k] < i[k] for p, i in zip(pre, iclr) for k in ("beta_ratio", "loss_ratio"))
+    assert not all(i[k] < p[k] for p, i in zip(pre, iclr) for k in ("beta_ratio", "loss_ratio"))  # the twin
